@@ -1,0 +1,34 @@
+"""corral's async API: the same classes as `corral`, with awaitable methods."""
+
+from .config import Config, Secret
+from .errors import (
+    AuthenticationError,
+    CommandTimedOut,
+    ConnectError,
+    ConnectionLost,
+    CorralError,
+    Failure,
+    HostKeyError,
+    UnexpectedExit,
+)
+from .remote.connection import Connection
+from .result import Result
+from .runner.watchers import FailingResponder, Responder, StreamWatcher
+
+__all__ = [
+    "AuthenticationError",
+    "CommandTimedOut",
+    "Config",
+    "ConnectError",
+    "Connection",
+    "ConnectionLost",
+    "CorralError",
+    "FailingResponder",
+    "Failure",
+    "HostKeyError",
+    "Responder",
+    "Result",
+    "Secret",
+    "StreamWatcher",
+    "UnexpectedExit",
+]

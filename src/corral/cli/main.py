@@ -1,0 +1,5 @@
+"""The `corral` console script."""
+
+
+def main() -> None:
+    """Run the corral command line."""

@@ -1,0 +1,183 @@
+"""The exception tree: every error corral raises, each naming the host it concerns.
+
+```
+CorralError
+├── ConfigError(ValueError)            bad configuration: names the key (and file)
+│   └── InvalidHostError               a host string that cannot be parsed
+├── HostError                          .host; the host is in every message
+│   ├── ConnectError                   the connection could not be opened
+│   │   ├── ConnectTimeout(TimeoutError)
+│   │   ├── HostUnreachable            refused, no route, DNS failure
+│   │   ├── HostKeyError               UnknownHostKey, ChangedHostKey, RevokedHostKey
+│   │   ├── AuthenticationError        the server refused every credential
+│   │   └── KeyFileError               a client key file missing or unreadable
+│   ├── ConnectionLost                 an open connection died (mid-command: partial output kept)
+│   └── Failure                        .result: the command ran and did not succeed
+│       ├── UnexpectedExit             non-zero exit status (and warn=False)
+│       └── CommandTimedOut(TimeoutError)
+└── (GroupException, with the fleet engine)
+```
+
+Messages say what happened, to which host, and what to do next. Secrets never appear in them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import Result
+
+
+class CorralError(Exception):
+    """Base class of every error corral raises."""
+
+
+class ConfigError(CorralError, ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+class InvalidHostError(ConfigError):
+    """A host string could not be parsed."""
+
+
+class HostError(CorralError):
+    """An error concerning one host; `host` names it."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.reason = message
+
+
+class ConnectError(HostError):
+    """The SSH connection to a host could not be opened."""
+
+    #: A transient failure that a retry may cure (refused, timeout, dropped handshake).
+    retryable: bool = False
+
+
+class ConnectTimeout(ConnectError, TimeoutError):
+    """No answer from the host within the connect timeout."""
+
+    retryable = True
+
+
+class HostUnreachable(ConnectError):
+    """The host refused the connection, has no route, or its name did not resolve."""
+
+    def __init__(self, host: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(host, message)
+        self.retryable = retryable
+
+
+class HandshakeError(ConnectError):
+    """The SSH handshake failed (closed by the server, protocol or key exchange error)."""
+
+    def __init__(self, host: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(host, message)
+        self.retryable = retryable
+
+
+class HostKeyError(ConnectError):
+    """The host's key could not be verified; nothing was sent to the host."""
+
+
+class UnknownHostKey(HostKeyError):
+    """The host is not in any known_hosts file."""
+
+
+class ChangedHostKey(HostKeyError):
+    """The host presented a key other than the one recorded for it."""
+
+
+class RevokedHostKey(HostKeyError):
+    """The host's key (or its CA) is marked @revoked."""
+
+
+class AuthenticationError(ConnectError):
+    """The host refused every credential offered."""
+
+
+class KeyFileError(ConnectError):
+    """A client key file is missing, unreadable, or needs a passphrase that was not given."""
+
+
+class ConnectionLost(HostError):
+    """An open connection died; a command in flight did not finish and was not re-run."""
+
+    def __init__(
+        self,
+        host: str,
+        message: str,
+        *,
+        command: str | None = None,
+        stdout: str = "",
+        stderr: str = "",
+    ) -> None:
+        super().__init__(host, message)
+        self.command = command
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class Failure(HostError):
+    """A command ran on a host and did not succeed; `result` holds what it produced."""
+
+    def __init__(self, result: Result, message: str) -> None:
+        super().__init__(result.host, message)
+        self.result = result
+
+
+def _stderr_tail(result: Result, lines: int = 10) -> str:
+    text = result.stderr if not result.pty else result.stdout
+    tail = text.rstrip("\n").splitlines()[-lines:]
+    if not tail:
+        return ""
+    label = "stdout" if result.pty else "stderr"
+    return f"\n{label} (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
+
+
+class UnexpectedExit(Failure):
+    """A command exited with a non-zero status and `warn` was not set."""
+
+    def __init__(self, result: Result) -> None:
+        status = (
+            f"was killed by signal {result.signal}"
+            if result.signal
+            else f"exited with status {result.exited}"
+        )
+        super().__init__(result, f"command {result.command!r} {status}" + _stderr_tail(result))
+
+
+class CommandTimedOut(Failure, TimeoutError):
+    """A command ran longer than its timeout; the remote process was terminated."""
+
+    def __init__(self, result: Result, timeout: float) -> None:
+        super().__init__(
+            result,
+            f"command {result.command!r} timed out after {timeout:g} s; the process was terminated",
+        )
+        self.timeout = timeout
+
+
+__all__ = [
+    "AuthenticationError",
+    "ChangedHostKey",
+    "CommandTimedOut",
+    "ConfigError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "CorralError",
+    "Failure",
+    "HandshakeError",
+    "HostError",
+    "HostKeyError",
+    "HostUnreachable",
+    "InvalidHostError",
+    "KeyFileError",
+    "RevokedHostKey",
+    "UnexpectedExit",
+    "UnknownHostKey",
+]

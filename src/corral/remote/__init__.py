@@ -1,0 +1,1 @@
+"""The remote layer: Connection (and, later, transfers, forwards and groups)."""

@@ -1,0 +1,377 @@
+"""`Connection`: one remote host: lazy SSH connection, `run`, `local`, `cd`, `prefix`.
+
+Settings are resolved once, at construction (Fabric's order): explicit arguments, then the
+host string, then ssh_config, then corral's config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..config import Config, Secret
+from ..errors import ConfigError, ConnectionLost
+from ..result import Result
+from ..runner.command import Command, check_env, command_text, env_prefix, join_cwd, wrap
+from ..runner.local import LocalProcess
+from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
+from ..runner.process import OutputCallback, Process, run_process
+from ..transport.hostkeys import HostKeyVerifier, choose_policy
+from ..transport.ssh import ConnectTarget, SSHTransport, TransportClosed
+from ..transport.sshconfig import (
+    DEFAULT_GLOBAL_KNOWN_HOSTS,
+    DEFAULT_USER_KNOWN_HOSTS,
+    HostConfig,
+    lookup,
+)
+from .hoststring import parse_host_string, parse_port
+
+#: Fabric's connect_kwargs keys corral understands (paramiko names, mapped onto asyncssh).
+CONNECT_KWARGS = frozenset(
+    {
+        "key_filename",
+        "password",
+        "passphrase",
+        "pkey",
+        "allow_agent",
+        "look_for_keys",
+        "banner_timeout",
+        "auth_timeout",
+        "timeout",
+        "agent_path",
+    }
+)
+
+
+def _ssh_config_paths(config: Config) -> list[str]:
+    if not config.get("load_ssh_configs", True):
+        return []
+    runtime = config.get("ssh_config_path")
+    if runtime:
+        return [str(runtime)]
+    return [str(p) for p in (config.get("user_ssh_path"), config.get("system_ssh_path")) if p]
+
+
+def _proxy_command(template: str, host: str, port: int, user: str) -> str:
+    """Expand %h, %p, %r and %% in a ProxyCommand, quoting what is substituted."""
+    values = {"h": shlex.quote(host), "p": str(port), "r": shlex.quote(user), "%": "%"}
+    out, i = [], 0
+    while i < len(template):
+        char = template[i]
+        if char == "%" and i + 1 < len(template) and template[i + 1] in values:
+            out.append(values[template[i + 1]])
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+class Connection:
+    """An SSH connection to one host; opened on first use, shared by every command on it."""
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        config: Config | None = None,
+        gateway: Connection | str | None = None,
+        forward_agent: bool | None = None,
+        connect_timeout: float | None = None,
+        connect_kwargs: Mapping[str, Any] | None = None,
+        inline_ssh_env: bool | None = None,
+    ) -> None:
+        self.config = config if config is not None else Config()
+        spec = parse_host_string(host)
+        if spec.port is not None and port is not None:
+            raise ConfigError(f"host {host!r}: port given both in the host string and as port=")
+        if spec.user is not None and user is not None:
+            raise ConfigError(f"host {host!r}: user given both in the host string and as user=")
+        #: The host as given (e.g. an ssh_config alias).
+        self.original_host = spec.host
+        local_user = str(self.config.get("user") or "root")
+        self.ssh_config: HostConfig = lookup(
+            spec.host, _ssh_config_paths(self.config), local_user=local_user
+        )
+        #: The host name actually connected to (ssh_config HostName applied).
+        self.host = self.ssh_config.hostname
+        self.user: str = user or spec.user or self.ssh_config.user or local_user
+        chosen_port = port if port is not None else spec.port
+        if chosen_port is None:
+            chosen_port = self.ssh_config.port or self.config.get("port") or 22
+        self.port = parse_port(chosen_port, f"host {host!r}")
+        self.forward_agent: bool = bool(
+            forward_agent
+            if forward_agent is not None
+            else (
+                self.ssh_config.forward_agent
+                if self.ssh_config.forward_agent is not None
+                else self.config.get("forward_agent")
+            )
+        )
+        self.connect_timeout = float(
+            connect_timeout
+            if connect_timeout is not None
+            else self.ssh_config.connect_timeout or self.config.get("timeouts.connect") or 10
+        )
+        kwargs = dict(
+            connect_kwargs if connect_kwargs is not None else self.config.get("connect_kwargs", {})
+        )
+        unknown = set(kwargs) - CONNECT_KWARGS
+        if unknown:
+            raise ConfigError(
+                f"{self.original_host}: unknown connect_kwargs {', '.join(sorted(unknown))}; "
+                f"corral understands {', '.join(sorted(CONNECT_KWARGS))}"
+            )
+        for secret in ("password", "passphrase"):
+            if kwargs.get(secret) is not None:
+                kwargs[secret] = Secret(kwargs[secret])
+        self.connect_kwargs: dict[str, Any] = kwargs
+        self.inline_ssh_env: bool = bool(
+            inline_ssh_env if inline_ssh_env is not None else self.config.get("inline_ssh_env")
+        )
+        if gateway is None:
+            gateway = self.config.get("gateway")
+        self._owns_gateway = False
+        if gateway == "none":  # OpenSSH's "ProxyJump none": connect directly
+            gateway = None
+        elif gateway is None and self.ssh_config.proxy_jump:
+            gateway = self._jump_chain(self.ssh_config.proxy_jump)
+            self._owns_gateway = True
+        elif gateway is None and self.ssh_config.proxy_command:
+            gateway = self.ssh_config.proxy_command
+        #: How the host is reached: directly (None), through a Connection, or a ProxyCommand.
+        self.gateway: Connection | str | None = gateway
+        self._transport: SSHTransport | None = None
+        self._opening: asyncio.Lock | None = None
+        self._cwd: list[str] = []
+        self._prefixes: list[str] = []
+        #: The object handed to users in Result.connection (the sync twin sets itself here).
+        self._public: Any = self
+
+    # ------------------------------------------------------------------ settings
+
+    def _jump_chain(self, proxy_jump: str) -> Connection:
+        """Build gateway Connections for a ProxyJump list, first hop outermost."""
+        previous: Connection | None = None
+        for hop in (part.strip() for part in proxy_jump.split(",")):
+            if hop.startswith("ssh://"):
+                hop = hop[len("ssh://") :]
+            hop_config = self.config.clone()
+            hop_config["gateway"] = "none"  # a hop's own ProxyJump is not followed
+            previous = Connection(hop, config=hop_config, gateway=previous)
+        assert previous is not None
+        return previous
+
+    def _target(self) -> ConnectTarget:
+        settings = self.ssh_config
+        kwargs = self.connect_kwargs
+        user_files = settings.user_known_hosts
+        if user_files is None:
+            user_files = tuple(os.path.expanduser(p) for p in DEFAULT_USER_KNOWN_HOSTS)
+        global_files = settings.global_known_hosts
+        if global_files is None:
+            global_files = DEFAULT_GLOBAL_KNOWN_HOSTS
+        label = self.original_host
+        verifier = HostKeyVerifier(
+            label=label,
+            host=settings.host_key_alias or self.host,
+            port=self.port,
+            policy=choose_policy(
+                self.config.get("host_key_policy"), settings.strict_host_key_checking
+            ),
+            files=tuple(user_files) + tuple(global_files),
+            write_file=user_files[0]
+            if user_files
+            else os.path.expanduser(DEFAULT_USER_KNOWN_HOSTS[0]),
+            hash_new=settings.hash_known_hosts,
+        )
+        key_files = kwargs.get("key_filename")
+        if isinstance(key_files, str | os.PathLike):
+            key_files = [key_files]
+        client_keys: list[str] | None
+        if key_files:
+            client_keys = [os.path.expanduser(str(p)) for p in key_files]
+        elif settings.identity_files:
+            client_keys = [p for p in settings.identity_files if os.path.isfile(p)]
+        elif kwargs.get("look_for_keys") is False:
+            client_keys = []
+        else:
+            client_keys = None
+        extra: dict[str, Any] = {}
+        if kwargs.get("pkey") is not None:
+            extra["client_keys"] = [kwargs["pkey"], *(client_keys or [])]
+        use_agent = kwargs.get("allow_agent", True) is not False and not settings.identities_only
+        timeout = float(kwargs.get("timeout") or self.connect_timeout)
+        if kwargs.get("banner_timeout"):
+            timeout = max(timeout, float(kwargs["banner_timeout"]))
+        keepalive = self.config.get("keepalive")
+        proxy = None
+        if isinstance(self.gateway, str):
+            proxy = _proxy_command(self.gateway, self.host, self.port, self.user)
+        return ConnectTarget(
+            label=label,
+            hostname=self.host,
+            port=self.port,
+            user=self.user,
+            verifier=verifier,
+            client_keys=client_keys,
+            password=kwargs.get("password"),
+            passphrase=kwargs.get("passphrase"),
+            agent_path=kwargs.get("agent_path") or settings.identity_agent,
+            use_agent=use_agent,
+            forward_agent=self.forward_agent,
+            connect_timeout=timeout,
+            login_timeout=kwargs.get("auth_timeout"),
+            keepalive_interval=float(
+                settings.server_alive_interval
+                if settings.server_alive_interval is not None
+                else (keepalive.get("interval") if keepalive else 15)
+            ),
+            keepalive_count_max=int(
+                settings.server_alive_count_max
+                if settings.server_alive_count_max is not None
+                else (keepalive.get("count_max") if keepalive else 3)
+            ),
+            proxy_command=proxy,
+            max_sessions=int(self.config.get("max_sessions") or 10),
+            extra=extra,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def is_connected(self) -> bool:
+        """True while an SSH connection is open."""
+        return self._transport is not None and not self._transport.is_closed
+
+    async def open(self) -> None:
+        """Open the SSH connection now (commands open it on demand otherwise)."""
+        await self._ensure_open()
+
+    async def _ensure_open(self) -> SSHTransport:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:  # many concurrent commands: one connection attempt
+            transport = self._transport
+            if transport is not None and not transport.is_closed:
+                return transport
+            if transport is not None:  # dropped since last use: reconnect (nothing was running)
+                transport.close()
+                self._transport = None
+            tunnel = None
+            if isinstance(self.gateway, Connection):
+                tunnel = await self.gateway._ensure_open()
+            self._transport = await SSHTransport.connect(self._target(), tunnel=tunnel)
+            return self._transport
+
+    async def close(self) -> None:
+        """Close the SSH connection (and any ProxyJump hops this connection opened)."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+            await transport.wait_closed()
+        if self._owns_gateway and isinstance(self.gateway, Connection):
+            await self.gateway.close()
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ commands
+
+    @contextlib.contextmanager
+    def cd(self, path: str) -> Iterator[None]:
+        """Run commands in `path` (nested relative paths join) while the block runs."""
+        self._cwd.append(str(path))
+        try:
+            yield
+        finally:
+            self._cwd.pop()
+
+    @contextlib.contextmanager
+    def prefix(self, command: str) -> Iterator[None]:
+        """Run `command && ` before each command while the block runs."""
+        self._prefixes.append(command)
+        try:
+            yield
+        finally:
+            self._prefixes.pop()
+
+    @property
+    def cwd(self) -> str | None:
+        """The working directory set by enclosing `cd()` blocks, if any."""
+        return join_cwd(self._cwd)
+
+    async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a shell command on the host and return its Result."""
+        options = resolve_options(self.config, kwargs)
+        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        check_env(options.env)
+        if self.inline_ssh_env:
+            wire, ssh_env = env_prefix(options.env) + shaped, None
+        else:
+            wire, ssh_env = shaped, options.env
+        return await self._remote(wire, shaped, options, ssh_env)
+
+    async def _remote(
+        self,
+        wire: str,
+        display: str,
+        options: RunOptions,
+        ssh_env: Mapping[str, str] | None,
+    ) -> Result:
+        async def spawn(on_output: OutputCallback) -> Process:
+            for attempt in (1, 2):
+                transport = await self._ensure_open()
+                try:
+                    return await transport.start_process(
+                        wire, on_output, pty=options.pty, env=ssh_env
+                    )
+                except TransportClosed as exc:
+                    # The channel never opened, so nothing ran: reconnect and try once more.
+                    if attempt == 2:
+                        raise ConnectionLost(
+                            self.original_host, f"connection closed: {exc}"
+                        ) from None
+            raise AssertionError("unreachable")
+
+        return await run_process(
+            spawn,
+            options,
+            command=wire,
+            display=display,
+            host=self.original_host,
+            connection=self._public,
+        )
+
+    async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a shell command on this machine, with the same options as `run`."""
+        options = resolve_options(self.config, kwargs)
+        text = command_text(command)
+        check_env(options.env)
+
+        async def spawn(on_output: OutputCallback) -> Process:
+            return await LocalProcess.spawn(
+                text,
+                on_output,
+                shell=options.shell,
+                env=options.env,
+                replace_env=options.replace_env,
+                pty=options.pty,
+            )
+
+        return await run_process(
+            spawn, options, command=text, display=text, host="local", connection=self._public
+        )
+
+    def __repr__(self) -> str:
+        gateway = f" via {self.gateway!r}" if isinstance(self.gateway, Connection) else ""
+        return f"<Connection {self.user}@{self.original_host}:{self.port}{gateway}>"

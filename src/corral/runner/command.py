@@ -1,0 +1,72 @@
+"""Shaping the shell text of a command: argv quoting, `cd`, `prefix` and inline env."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+
+from ..errors import ConfigError
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+Command = str | Sequence[str]
+
+
+def command_text(command: Command) -> str:
+    """Return shell text: a string as given, an argv list with every word quoted."""
+    if isinstance(command, str):
+        if not command.strip():
+            raise ConfigError("command is empty")
+        return command
+    words = list(command)
+    if not words or not all(isinstance(word, str) for word in words):
+        raise ConfigError(f"command must be a string or a non-empty list of strings: {command!r}")
+    return shlex.join(words)
+
+
+def quote_path(path: str) -> str:
+    """Quote a path for the shell, keeping a leading `~` or `~/` expandable."""
+    if path == "~":
+        return "~"
+    if path.startswith("~/"):
+        rest = path[2:]
+        return "~/" + shlex.quote(rest) if rest else "~/"
+    return shlex.quote(path)
+
+
+def check_env(env: Mapping[str, str]) -> None:
+    """Reject environment variable names the shell cannot export."""
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"env name {name!r} is not a valid shell variable name")
+
+
+def env_prefix(env: Mapping[str, str]) -> str:
+    """Return `export K='v' ... && ` for inline env, values quoted (empty for no env)."""
+    if not env:
+        return ""
+    check_env(env)
+    pairs = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    return f"export {pairs} && "
+
+
+def wrap(command: str, *, cwd: str | None = None, prefixes: Sequence[str] = ()) -> str:
+    """Apply a working directory and prefix commands: `cd D && p1 && p2 && command`."""
+    parts = []
+    if cwd is not None:
+        parts.append(f"cd {quote_path(cwd)}")
+    parts.extend(prefixes)
+    parts.append(command)
+    return " && ".join(parts)
+
+
+def join_cwd(stack: Sequence[str]) -> str | None:
+    """Combine nested `cd()` paths: an absolute (or `~`) path resets, a relative one appends."""
+    cwd: str | None = None
+    for path in stack:
+        if cwd is None or path.startswith(("/", "~")):
+            cwd = path
+        else:
+            cwd = cwd.rstrip("/") + "/" + path
+    return cwd

@@ -1,0 +1,147 @@
+"""`LocalProcess`: a command on this machine, in its own process group, with or without a pty."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+
+from .process import ExitStatus, OutputCallback
+
+CHUNK = 64 * 1024
+
+
+class LocalProcess:
+    """A local shell command; output reaches the callback, signals reach its process group."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master_fd: int | None) -> None:
+        self._proc = proc
+        self._master = master_fd
+        self._readers: list[asyncio.Task[None]] = []
+        self._pty_done: asyncio.Future[None] | None = None
+        self._exit: asyncio.Task[ExitStatus] | None = None
+
+    @classmethod
+    async def spawn(
+        cls,
+        command: str,
+        on_output: OutputCallback,
+        *,
+        shell: str,
+        env: Mapping[str, str],
+        replace_env: bool,
+        pty: bool,
+        cwd: str | None = None,
+    ) -> LocalProcess:
+        """Start `command` under `shell -c` and begin delivering its output."""
+        full_env = dict(env) if replace_env else {**os.environ, **env}
+        master: int | None = None
+        if pty:
+            master, slave = os.openpty()
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    shell, "-c", command, stdin=slave, stdout=slave, stderr=slave,
+                    env=full_env, cwd=cwd, start_new_session=True,
+                )  # fmt: skip
+            finally:
+                os.close(slave)
+        else:
+            proc = await asyncio.create_subprocess_exec(
+                shell, "-c", command,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=full_env, cwd=cwd, start_new_session=True,
+            )  # fmt: skip
+        self = cls(proc, master)
+        loop = asyncio.get_running_loop()
+        if master is not None:
+            self._pty_done = loop.create_future()
+            loop.add_reader(master, self._read_pty, on_output)
+        else:
+            assert proc.stdout is not None and proc.stderr is not None
+            self._readers = [
+                loop.create_task(self._pump(proc.stdout, "stdout", on_output)),
+                loop.create_task(self._pump(proc.stderr, "stderr", on_output)),
+            ]
+        return self
+
+    @staticmethod
+    async def _pump(reader: asyncio.StreamReader, name: str, on_output: OutputCallback) -> None:
+        while data := await reader.read(CHUNK):
+            on_output(name, data)
+
+    def _read_pty(self, on_output: OutputCallback) -> None:
+        assert self._master is not None and self._pty_done is not None
+        try:
+            data = os.read(self._master, CHUNK)
+        except OSError:  # EIO: every holder of the slave side has gone
+            data = b""
+        if data:
+            on_output("stdout", data)
+            return
+        asyncio.get_running_loop().remove_reader(self._master)
+        if not self._pty_done.done():
+            self._pty_done.set_result(None)
+
+    def write(self, data: bytes) -> None:
+        """Write bytes to the command's stdin."""
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._master, data)
+        elif self._proc.stdin is not None and not self._proc.stdin.is_closing():
+            self._proc.stdin.write(data)
+
+    def write_eof(self) -> None:
+        """Close the command's stdin (on a pty: send the terminal's EOF character)."""
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._master, b"\x04")
+        elif self._proc.stdin is not None and not self._proc.stdin.is_closing():
+            self._proc.stdin.close()
+
+    def send_signal(self, name: str) -> None:
+        """Signal the command's whole process group."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, getattr(signal, f"SIG{name}"))
+
+    def close(self) -> None:
+        """Kill the process group and release the pty."""
+        self.send_signal("KILL")
+        if self._master is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self._master)
+            with contextlib.suppress(OSError):
+                os.close(self._master)
+            self._master = None
+            if self._pty_done is not None and not self._pty_done.done():
+                self._pty_done.set_result(None)
+
+    async def _finish(self) -> ExitStatus:
+        code = await self._proc.wait()
+        if self._readers:
+            await asyncio.gather(*self._readers)
+        if self._pty_done is not None:
+            # The pty's output ends when the last process holding it exits; a background
+            # child may keep it open, so read what is buffered and stop shortly after exit.
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pty_done), 0.5)
+            self.close_pty()
+        if code < 0:
+            return ExitStatus(128 - code, signal.Signals(-code).name.removeprefix("SIG"))
+        return ExitStatus(code)
+
+    def close_pty(self) -> None:
+        """Release the pty's master side after the command ended."""
+        if self._master is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self._master)
+            with contextlib.suppress(OSError):
+                os.close(self._master)
+            self._master = None
+
+    async def wait(self) -> ExitStatus:
+        """Wait until the command exited and its output was delivered."""
+        if self._exit is None:
+            self._exit = asyncio.ensure_future(self._finish())
+        return await asyncio.shield(self._exit)

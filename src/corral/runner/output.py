@@ -1,0 +1,107 @@
+"""Output of one command: captured (linear, optionally tail-bounded), shown live, watched."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import sys
+from typing import IO, Any
+
+
+class Capture:
+    """Collect a stream's bytes; with a limit, keep only the last `limit` bytes."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self._buffer = bytearray()
+        self._limit = limit
+        self.truncated = False
+
+    def feed(self, data: bytes) -> None:
+        """Append output."""
+        self._buffer += data
+        if self._limit is not None and len(self._buffer) > 2 * self._limit:
+            del self._buffer[: len(self._buffer) - self._limit]  # amortised: trim at 2x
+            self.truncated = True
+
+    def value(self) -> bytes:
+        """Return what was kept."""
+        if self._limit is not None and len(self._buffer) > self._limit:
+            self.truncated = True
+            return bytes(self._buffer[-self._limit :])
+        return bytes(self._buffer)
+
+
+def _is_binary(stream: IO[Any]) -> bool:
+    if isinstance(stream, io.TextIOBase):
+        return False
+    return isinstance(stream, io.BufferedIOBase | io.RawIOBase) or "b" in getattr(
+        stream, "mode", ""
+    )
+
+
+class LiveStream:
+    """Write one output stream as it arrives: decoded text, or bytes to a binary stream."""
+
+    def __init__(self, target: IO[Any] | None, default: IO[str]) -> None:
+        self._explicit = target is not None
+        self._target: IO[Any] = target if target is not None else default
+        self._binary = _is_binary(self._target)
+
+    @property
+    def is_explicit(self) -> bool:
+        """True when the caller passed their own stream (rather than the terminal)."""
+        return self._explicit
+
+    def write(self, data: bytes, text: str) -> None:
+        """Write a chunk, given as bytes and as its decoded text."""
+        try:
+            self._target.write(data if self._binary else text)
+            self._target.flush()
+        except (OSError, ValueError):  # closed or broken pipe: output is still captured
+            pass
+
+
+class OutputHandler:
+    """Route a command's stdout and stderr chunks to capture, live streams and watchers."""
+
+    def __init__(
+        self,
+        *,
+        encoding: str,
+        hide: tuple[str, ...],
+        out_stream: IO[Any] | None,
+        err_stream: IO[Any] | None,
+        capture_limit: int | None,
+    ) -> None:
+        self.encoding = encoding
+        self._decoders = {
+            name: codecs.getincrementaldecoder(encoding)(errors="replace")
+            for name in ("stdout", "stderr")
+        }
+        self._live: dict[str, LiveStream | None] = {}
+        self.captures: dict[str, Capture] = {}
+        for name, target, default in (
+            ("stdout", out_stream, sys.stdout),
+            ("stderr", err_stream, sys.stderr),
+        ):
+            live = None if name in hide else LiveStream(target, default)
+            self._live[name] = live
+            bounded = live is not None and live.is_explicit
+            self.captures[name] = Capture(capture_limit if bounded else None)
+
+    def feed(self, stream: str, data: bytes) -> str:
+        """Take a chunk of `stream` ("stdout"/"stderr"); return its decoded text."""
+        self.captures[stream].feed(data)
+        text = self._decoders[stream].decode(data)
+        live = self._live[stream]
+        if live is not None:
+            live.write(data, text)
+        return text
+
+    def finish(self) -> None:
+        """Flush decoders (an incomplete character at the very end becomes U+FFFD)."""
+        for name, decoder in self._decoders.items():
+            text = decoder.decode(b"", final=True)
+            live = self._live[name]
+            if text and live is not None:
+                live.write(b"", text)

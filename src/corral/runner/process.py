@@ -1,0 +1,192 @@
+"""Running one command to completion over any `Process`: output, stdin, watchers, timeout.
+
+The narrow interface between command logic and where the command runs: the SSH transport
+and the local runner each provide a `Process`; `run_process` does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
+from ..result import Result
+from .options import RunOptions
+from .output import OutputHandler
+from .stdin import StdinFeeder
+
+#: Seconds a timed-out or interrupted command gets after TERM, then after KILL.
+TERM_GRACE = 2.0
+KILL_GRACE = 1.0
+
+OutputCallback = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: an exit status, or the signal that killed it."""
+
+    code: int
+    signal: str | None = None
+
+
+class Process(Protocol):
+    """A started command whose output arrives through the callback it was spawned with."""
+
+    def write(self, data: bytes) -> None:
+        """Write bytes to the command's stdin."""
+
+    def write_eof(self) -> None:
+        """Close the command's stdin."""
+
+    def send_signal(self, name: str) -> None:
+        """Send a signal ("TERM", "KILL", "INT") to the command's process group."""
+
+    def close(self) -> None:
+        """Abandon the command: close its channel or pipes."""
+
+    async def wait(self) -> ExitStatus:
+        """Wait until the command exited and its output was delivered."""
+
+
+Spawn = Callable[[OutputCallback], Awaitable[Process]]
+
+
+def _consume(future: asyncio.Future[ExitStatus]) -> None:
+    """Mark a finished wait as seen, so an error nobody awaits is not logged as lost."""
+    if not future.cancelled():
+        future.exception()
+
+
+async def _terminate(process: Process, waiting: asyncio.Future[ExitStatus]) -> ExitStatus | None:
+    """Stop a command: TERM, then KILL, then close; return its exit if it reported one."""
+    for signal, grace in (("TERM", TERM_GRACE), ("KILL", KILL_GRACE)):
+        with contextlib.suppress(Exception):
+            process.send_signal(signal)
+        await asyncio.wait({waiting}, timeout=grace)
+        if waiting.done():
+            break
+    else:
+        process.close()
+        await asyncio.wait({waiting}, timeout=KILL_GRACE)
+    if waiting.done() and not waiting.cancelled() and waiting.exception() is None:
+        return waiting.result()
+    return None
+
+
+async def run_process(
+    spawn: Spawn,
+    options: RunOptions,
+    *,
+    command: str,
+    display: str,
+    host: str,
+    connection: Any = None,
+) -> Result:
+    """Run a command to completion and return its Result.
+
+    Raises UnexpectedExit (non-zero exit, unless `warn`), CommandTimedOut (the command was
+    terminated) or Failure (a watcher raised); ConnectionLost propagates with partial output.
+    """
+    if options.echo:
+        print(options.echo_format.format(command=display), file=sys.stdout, flush=True)
+    output = OutputHandler(
+        encoding=options.encoding,
+        hide=options.hide,
+        out_stream=options.out_stream,
+        err_stream=options.err_stream,
+        capture_limit=options.capture_limit,
+    )
+    watcher_error: list[BaseException] = []
+    failed = asyncio.Event()
+    process: Process | None = None
+
+    def on_output(stream: str, data: bytes) -> None:
+        text = output.feed(stream, data)
+        if not options.watchers or watcher_error or process is None:
+            return
+        try:
+            for watcher in options.watchers:
+                for reply in watcher.feed(text):
+                    process.write(reply.encode(options.encoding))
+        except Exception as exc:  # a FailingResponder's verdict, or a watcher's own bug
+            watcher_error.append(exc)
+            failed.set()
+
+    started = time.monotonic()
+    process = await spawn(on_output)
+    feeder = StdinFeeder(
+        options.in_stream,
+        process.write,
+        process.write_eof,
+        encoding=options.encoding,
+        keep_open=bool(options.watchers),
+        pty=options.pty,
+    )
+    feeder.start()
+    timed_out = False
+    status: ExitStatus | None = None
+    waiting = asyncio.ensure_future(process.wait())
+    waiting.add_done_callback(_consume)
+    try:
+        status = await _wait(waiting, failed, options.timeout)
+        if status is None:
+            timed_out = not failed.is_set()
+            status = await _terminate(process, waiting)
+    except asyncio.CancelledError:
+        await _terminate(process, waiting)
+        raise
+    except ConnectionLost as exc:
+        output.finish()
+        exc.command = display
+        exc.stdout = output.captures["stdout"].value().decode(options.encoding, "replace")
+        exc.stderr = output.captures["stderr"].value().decode(options.encoding, "replace")
+        raise
+    finally:
+        feeder.stop()
+    output.finish()
+    result = Result(
+        command=display,
+        exited=status.code if status is not None else -1,
+        host=host,
+        stdout_bytes=output.captures["stdout"].value(),
+        stderr_bytes=output.captures["stderr"].value(),
+        encoding=options.encoding,
+        connection=connection,
+        hide=options.hide,  # type: ignore[arg-type]
+        pty=options.pty,
+        env=dict(options.env),
+        signal=status.signal if status is not None else None,
+        duration=time.monotonic() - started,
+        stdout_truncated=output.captures["stdout"].truncated,
+        stderr_truncated=output.captures["stderr"].truncated,
+    )
+    if watcher_error:
+        raise Failure(result, f"watcher stopped {display!r}: {watcher_error[0]}") from (
+            watcher_error[0]
+        )
+    if timed_out:
+        assert options.timeout is not None
+        raise CommandTimedOut(result, options.timeout)
+    if result.failed and not options.warn:
+        raise UnexpectedExit(result)
+    return result
+
+
+async def _wait(
+    waiting: asyncio.Future[ExitStatus], failed: asyncio.Event, timeout: float | None
+) -> ExitStatus | None:
+    """Wait for exit; None when the timeout passed or a watcher failed first."""
+    watcher = asyncio.ensure_future(failed.wait())
+    try:
+        await asyncio.wait({waiting, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if waiting.done():
+        return waiting.result()
+    return None

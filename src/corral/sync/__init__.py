@@ -1,0 +1,1 @@
+"""The sync layer: blocking twins of the async classes, over one background event loop."""

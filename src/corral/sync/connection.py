@@ -1,0 +1,128 @@
+"""The blocking `Connection`: each method one call onto the portal's loop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ..config import Config
+from ..remote.connection import Connection as AsyncConnection
+from ..result import Result
+from ..runner.command import Command
+from ..runner.options import RunKwargs, Unpack
+from .portal import portal
+
+
+class Connection:
+    """An SSH connection to one host; opened on first use (blocking twin of corral.aio)."""
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        config: Config | None = None,
+        gateway: Connection | str | None = None,
+        forward_agent: bool | None = None,
+        connect_timeout: float | None = None,
+        connect_kwargs: Mapping[str, Any] | None = None,
+        inline_ssh_env: bool | None = None,
+    ) -> None:
+        self._async = AsyncConnection(
+            host,
+            user=user,
+            port=port,
+            config=config,
+            gateway=gateway._async if isinstance(gateway, Connection) else gateway,
+            forward_agent=forward_agent,
+            connect_timeout=connect_timeout,
+            connect_kwargs=connect_kwargs,
+            inline_ssh_env=inline_ssh_env,
+        )
+        self._async._public = self
+
+    def __getattr__(self, name: str) -> Any:
+        # Every other setting (connect_kwargs, ssh_config, ...) lives on the async twin.
+        if name.startswith("__") or name == "_async":
+            raise AttributeError(name)
+        return getattr(self._async, name)
+
+    @property
+    def host(self) -> str:
+        """The host name actually connected to (ssh_config HostName applied)."""
+        return self._async.host
+
+    @property
+    def original_host(self) -> str:
+        """The host as given (e.g. an ssh_config alias)."""
+        return self._async.original_host
+
+    @property
+    def user(self) -> str:
+        """The login user."""
+        return self._async.user
+
+    @property
+    def port(self) -> int:
+        """The SSH port."""
+        return self._async.port
+
+    @property
+    def config(self) -> Config:
+        """The Config this connection reads its settings from."""
+        return self._async.config
+
+    @property
+    def gateway(self) -> Connection | str | None:
+        """How the host is reached: directly (None), through a Connection, or a ProxyCommand."""
+        gateway = self._async.gateway
+        if isinstance(gateway, AsyncConnection):
+            return gateway._public  # type: ignore[no-any-return]
+        return gateway
+
+    @property
+    def is_connected(self) -> bool:
+        """True while an SSH connection is open."""
+        return self._async.is_connected
+
+    @property
+    def cwd(self) -> str | None:
+        """The working directory set by enclosing `cd()` blocks, if any."""
+        return self._async.cwd
+
+    def open(self) -> None:
+        """Open the SSH connection now (commands open it on demand otherwise)."""
+        return portal.call(self._async.open)
+
+    def close(self) -> None:
+        """Close the SSH connection (and any ProxyJump hops this connection opened)."""
+        return portal.call(self._async.close)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cd(self, path: str) -> AbstractContextManager[None]:
+        """Run commands in `path` (nested relative paths join) while the block runs."""
+        return self._async.cd(path)
+
+    def prefix(self, command: str) -> AbstractContextManager[None]:
+        """Run `command && ` before each command while the block runs."""
+        return self._async.prefix(command)
+
+    def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a shell command on the host and return its Result."""
+        return portal.call(self._async.run, command, **kwargs)
+
+    def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a shell command on this machine, with the same options as `run`."""
+        return portal.call(self._async.local, command, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self._async)
+
+
+__all__ = ["Connection"]

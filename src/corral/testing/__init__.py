@@ -1,0 +1,1 @@
+"""Test kit: throwaway fleets of real SSH hosts on loopback."""

@@ -1,0 +1,79 @@
+"""The public surface: what `corral` and `corral.aio` export, and that the twins match."""
+
+import inspect
+
+import corral
+import corral.aio
+import corral.exceptions
+
+SYNC_AIO_PAIRS = [(corral.Connection, corral.aio.Connection)]
+
+
+def test_sync_api_exports() -> None:
+    assert set(corral.__all__) >= {
+        "Config",
+        "Connection",
+        "Result",
+        "UnexpectedExit",
+        "CommandTimedOut",
+        "Responder",
+        "FailingResponder",
+        "StreamWatcher",
+    }
+    for name in corral.__all__:
+        assert hasattr(corral, name), name
+
+
+def test_aio_exports_the_same_names_except_the_version() -> None:
+    assert set(corral.aio.__all__) == set(corral.__all__) - {"__version__"}
+    for name in corral.aio.__all__:
+        assert hasattr(corral.aio, name), name
+
+
+def test_exceptions_module_has_the_fabric_names() -> None:
+    for name in ("UnexpectedExit", "CommandTimedOut", "AuthenticationError", "ConnectionLost"):
+        assert hasattr(corral.exceptions, name)
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    out = {}
+    for name, member in inspect.getmembers(cls):
+        if name.startswith("_") and name not in ("__init__", "__enter__", "__exit__"):
+            continue
+        if inspect.isfunction(member):
+            out[name] = inspect.signature(member)
+    return out
+
+
+def _params(signature: inspect.Signature) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
+
+
+def test_sync_and_async_twins_have_the_same_methods_and_parameters() -> None:
+    for sync_cls, async_cls in SYNC_AIO_PAIRS:
+        sync_methods = _public_methods(sync_cls)
+        async_methods = _public_methods(async_cls)
+        # context-manager dunders differ by colour (__enter__ vs __aenter__)
+        for methods in (sync_methods, async_methods):
+            methods.pop("__enter__", None)
+            methods.pop("__exit__", None)
+        assert sorted(sync_methods) == sorted(async_methods)
+        for name, signature in sync_methods.items():
+            assert _params(signature) == _params(async_methods[name]), name
+            if name == "__init__":
+                continue
+            sync_fn = getattr(sync_cls, name)
+            async_fn = getattr(async_cls, name)
+            is_coroutine = inspect.iscoroutinefunction(async_fn)
+            assert not inspect.iscoroutinefunction(sync_fn), name
+            # every blocking method that does I/O is a coroutine on the async side
+            if name not in ("cd", "prefix"):
+                assert is_coroutine, name
+
+
+def test_sync_and_async_twins_share_public_properties() -> None:
+    for sync_cls, async_cls in SYNC_AIO_PAIRS:
+        sync_props = {n for n, m in inspect.getmembers(sync_cls) if isinstance(m, property)}
+        assert {"is_connected", "cwd"} <= sync_props
+        async_props = {n for n, m in inspect.getmembers(async_cls) if isinstance(m, property)}
+        assert async_props <= sync_props

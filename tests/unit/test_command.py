@@ -1,0 +1,93 @@
+import shlex
+import subprocess
+
+import pytest
+
+from corral.errors import ConfigError
+from corral.runner.command import command_text, env_prefix, join_cwd, quote_path, wrap
+
+
+@pytest.mark.parametrize(
+    ("command", "cwd", "prefixes", "expected"),
+    [
+        ("ls", None, (), "ls"),
+        ("ls", "/srv/app", (), "cd /srv/app && ls"),
+        ("ls", "/srv/my app", (), "cd '/srv/my app' && ls"),
+        ("ls", "~/app", (), "cd ~/app && ls"),
+        ("ls", "~/my app", (), "cd ~/'my app' && ls"),
+        ("ls", "~", (), "cd ~ && ls"),
+        ("ls", "/x", ("source venv/bin/activate",), "cd /x && source venv/bin/activate && ls"),
+        ("ls", None, ("a", "b"), "a && b && ls"),
+        ("ls", "/a;rm -rf /", (), "cd '/a;rm -rf /' && ls"),
+    ],
+)
+def test_wrap_applies_cd_then_prefixes(
+    command: str, cwd: str | None, prefixes: tuple[str, ...], expected: str
+) -> None:
+    assert wrap(command, cwd=cwd, prefixes=prefixes) == expected
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        ([], None),
+        (["/srv"], "/srv"),
+        (["/srv", "app"], "/srv/app"),
+        (["/srv/", "app", "current"], "/srv/app/current"),
+        (["/srv", "/etc"], "/etc"),
+        (["/srv", "~/x"], "~/x"),
+        (["rel"], "rel"),
+    ],
+)
+def test_nested_cd_joins_relative_and_resets_on_absolute(
+    stack: list[str], expected: str | None
+) -> None:
+    assert join_cwd(stack) == expected
+
+
+HOSTILE = [
+    "a b",
+    "a;touch /tmp/x",
+    "$(id)",
+    "`id`",
+    "'quoted'",
+    'dq"',
+    "new\nline",
+    "-n",
+    "汉语",
+    "*",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_inline_env_round_trips_hostile_values_through_a_real_shell(value: str) -> None:
+    script = env_prefix({"X": value}) + 'printf %s "$X"'
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout == value
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_argv_commands_quote_every_word(value: str) -> None:
+    text = command_text(["printf", "%s", value])
+    out = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=True)
+    assert out.stdout == value
+    assert shlex.split(text) == ["printf", "%s", value]
+
+
+@pytest.mark.parametrize("name", ["1X", "A-B", "A B", "", "X;Y"])
+def test_env_names_that_cannot_be_exported_are_rejected(name: str) -> None:
+    with pytest.raises(ConfigError, match="env name"):
+        env_prefix({name: "v"})
+
+
+def test_empty_commands_are_rejected() -> None:
+    with pytest.raises(ConfigError):
+        command_text("  ")
+    with pytest.raises(ConfigError):
+        command_text([])
+
+
+def test_quote_path_keeps_tilde_expandable() -> None:
+    assert quote_path("~") == "~"
+    assert quote_path("~/a b") == "~/'a b'"
+    assert quote_path("/a b") == "'/a b'"

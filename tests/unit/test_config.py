@@ -1,0 +1,44 @@
+import io
+
+from corral.config import Config, Secret
+
+
+def test_overrides_merge_into_nested_defaults() -> None:
+    config = Config(overrides={"run": {"echo": True}, "timeouts": {"connect": 3}})
+    assert config.run.echo is True
+    assert config.run.warn is False  # untouched default kept
+    assert config.timeouts.connect == 3
+    assert config.get("timeouts.connect") == 3
+    assert config.get("missing.key", "dflt") == "dflt"
+    assert config["run"]["echo"] is True
+
+
+def test_attribute_writes_reach_the_underlying_data() -> None:
+    config = Config()
+    config.run.echo = True
+    assert config.to_dict()["run"]["echo"] is True
+
+
+def test_clone_is_independent_but_shares_streams() -> None:
+    stream = io.StringIO()
+    config = Config(overrides={"run": {"out_stream": stream, "env": {"A": "1"}}})
+    clone = config.clone()
+    clone.run.env["A"] = "2"
+    assert config.run.env["A"] == "1"
+    assert clone.run.out_stream is stream
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    config = Config(
+        overrides={
+            "sudo": {"password": "hunter2"},
+            "connect_kwargs": {"password": "pw-123", "passphrase": Secret("pp-456")},
+        }
+    )
+    text = repr(config)
+    for secret in ("hunter2", "pw-123", "pp-456"):
+        assert secret not in text
+    assert "****" in text
+    assert repr(Secret("x")) == "Secret('****')"
+    assert str(Secret("x")) == "****"
+    assert Secret("x").reveal() == "x"
