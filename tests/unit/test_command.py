@@ -1,3 +1,5 @@
+import contextlib
+import os
 import shlex
 import subprocess
 
@@ -91,3 +93,35 @@ def test_quote_path_keeps_tilde_expandable() -> None:
     assert quote_path("~") == "~"
     assert quote_path("~/a b") == "~/'a b'"
     assert quote_path("/a b") == "'/a b'"
+
+
+def test_kill_script_stops_marked_processes_and_spares_others() -> None:
+    import time
+
+    from corral.runner.command import RUN_ID_VAR, kill_script
+
+    marked = subprocess.Popen(
+        ["sh", "-c", f"export {RUN_ID_VAR}=abc123 && sleep 30 & wait"], start_new_session=True
+    )
+    other = subprocess.Popen(
+        ["sh", "-c", f"export {RUN_ID_VAR}=zzz999 && sleep 30 & wait"], start_new_session=True
+    )
+    try:
+        time.sleep(0.3)
+        done = subprocess.run(["sh", "-c", kill_script("abc123", "TERM")], timeout=30)
+        assert done.returncode == 0  # the script did not kill itself
+        assert marked.wait(timeout=10) != 0
+        assert other.poll() is None
+    finally:
+        for proc in (marked, other):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+@pytest.mark.parametrize(("run_id", "sig"), [("a;b", "TERM"), ("abc", "TERM; rm")])
+def test_kill_script_rejects_unsafe_input(run_id: str, sig: str) -> None:
+    from corral.runner.command import kill_script
+
+    with pytest.raises(ValueError):
+        kill_script(run_id, sig)

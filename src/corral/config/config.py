@@ -85,7 +85,7 @@ class DataProxy:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DataProxy):
-            return self._data == other._data
+            return bool(self._data == other._data)
         return isinstance(other, Mapping) and self._data == dict(other)
 
     __hash__ = None  # type: ignore[assignment]
@@ -109,7 +109,8 @@ class DataProxy:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a copy of the data as plain dicts and lists."""
-        return copy_data(self._data)
+        data: dict[str, Any] = copy_data(self._data)
+        return data
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {_masked(self._data, self._path)!r}>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 from ..config import Config, Secret
 from ..errors import ConfigError, ConnectionLost
 from ..result import Result
-from ..runner.command import Command, check_env, command_text, env_prefix, join_cwd, wrap
+from ..runner.command import (
+    RUN_ID_VAR,
+    Command,
+    check_env,
+    command_text,
+    env_prefix,
+    join_cwd,
+    wrap,
+)
 from ..runner.local import LocalProcess
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
@@ -315,11 +324,13 @@ class Connection:
         options = resolve_options(self.config, kwargs)
         shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
         check_env(options.env)
+        run_id = secrets.token_hex(8)
+        marker = {RUN_ID_VAR: run_id}
         if self.inline_ssh_env:
-            wire, ssh_env = env_prefix(options.env) + shaped, None
+            wire, ssh_env = env_prefix({**marker, **options.env}) + shaped, None
         else:
-            wire, ssh_env = shaped, options.env
-        return await self._remote(wire, shaped, options, ssh_env)
+            wire, ssh_env = env_prefix(marker) + shaped, options.env
+        return await self._remote(wire, shaped, options, ssh_env, run_id)
 
     async def _remote(
         self,
@@ -327,13 +338,14 @@ class Connection:
         display: str,
         options: RunOptions,
         ssh_env: Mapping[str, str] | None,
+        run_id: str,
     ) -> Result:
         async def spawn(on_output: OutputCallback) -> Process:
             for attempt in (1, 2):
                 transport = await self._ensure_open()
                 try:
                     return await transport.start_process(
-                        wire, on_output, pty=options.pty, env=ssh_env
+                        wire, on_output, pty=options.pty, env=ssh_env, run_id=run_id
                     )
                 except TransportClosed as exc:
                     # The channel never opened, so nothing ran: reconnect and try once more.

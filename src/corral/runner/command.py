@@ -70,3 +70,26 @@ def join_cwd(stack: Sequence[str]) -> str | None:
         else:
             cwd = cwd.rstrip("/") + "/" + path
     return cwd
+
+
+#: Variable exported into every remote command, naming the run, so that its processes can
+#: be found and stopped even when sshd refuses signal requests (root logins, old servers).
+RUN_ID_VAR = "CORRAL_RUN_ID"
+
+
+def kill_script(run_id: str, signal: str) -> str:
+    """Return shell text that signals every process group carrying `RUN_ID_VAR=run_id`.
+
+    The marker is matched in each process's environment and command line; it is split in
+    the script's own text so the script never matches itself.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9]+", run_id) or not re.fullmatch(r"[A-Z0-9]+", signal):
+        raise ValueError(f"bad run id or signal: {run_id!r} {signal!r}")
+    return (
+        f"m='{RUN_ID_VAR}'={run_id}; for d in /proc/[0-9]*; do p=${{d#/proc/}}; "
+        '[ "$p" = "$$" ] && continue; '
+        'if grep -qsF "$m" "$d/environ" "$d/cmdline"; then '
+        'g=$(ps -o pgid= -p "$p" | tr -d " "); '
+        f'kill -{signal} -- "-$g" 2>/dev/null || kill -{signal} "$p" 2>/dev/null; '
+        "fi; done; true"
+    )

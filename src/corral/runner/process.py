@@ -158,7 +158,7 @@ async def run_process(
         stderr_bytes=output.captures["stderr"].value(),
         encoding=options.encoding,
         connection=connection,
-        hide=options.hide,  # type: ignore[arg-type]
+        hide=options.hide,
         pty=options.pty,
         env=dict(options.env),
         signal=status.signal if status is not None else None,
@@ -182,7 +182,7 @@ async def _wait(
     waiting: asyncio.Future[ExitStatus], failed: asyncio.Event, timeout: float | None
 ) -> ExitStatus | None:
     """Wait for exit; None when the timeout passed or a watcher failed first."""
-    watcher = asyncio.ensure_future(failed.wait())
+    watcher: asyncio.Future[Any] = asyncio.ensure_future(failed.wait())
     try:
         await asyncio.wait({waiting, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -29,7 +29,7 @@ class Connection:
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
     ) -> None:
-        self._async = AsyncConnection(
+        self._async: AsyncConnection = AsyncConnection(
             host,
             user=user,
             port=port,

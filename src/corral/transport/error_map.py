@@ -58,7 +58,7 @@ def connect_errors(
         ) from None
     except asyncssh.KeyEncryptionError as exc:
         raise KeyFileError(
-            label, f"cannot decrypt a client key ({exc.reason}); check the passphrase"
+            label, f"cannot decrypt a client key ({exc}); check the passphrase"
         ) from None
     except asyncssh.KeyImportError as exc:
         raise KeyFileError(label, f"cannot load a client key: {exc}") from None

@@ -42,7 +42,7 @@ def choose_policy(configured: object, strict_host_key_checking: str | None) -> P
     if configured is not None:
         if configured not in POLICIES:
             raise ConfigError(f"host_key_policy={configured!r} is not one of {', '.join(POLICIES)}")
-        return configured  # type: ignore[return-value]
+        return configured
     if strict_host_key_checking is not None:
         return _FROM_SSH_CONFIG[strict_host_key_checking]
     return "strict"
@@ -172,10 +172,15 @@ class HostKeyVerifier:
                 f"recorded in {lines}. This may be a man-in-the-middle attack. If the change "
                 f"is expected, run: ssh-keygen -R {name!r} -f {self.write_file} and connect again",
             )
-        consulted = ", ".join(self.files) if self.files else "(no known_hosts file exists)"
+        existing = [path for path in self.files if os.path.exists(path)]
+        consulted = (
+            f"is not in {', '.join(existing)}"
+            if existing
+            else f"has no entry: no known_hosts file exists (looked for {', '.join(self.files)})"
+        )
         return UnknownHostKey(
             self.label,
-            f"unknown host key {fingerprint}; {name} is not in {consulted}. Verify the "
+            f"unknown host key {fingerprint}; {name} {consulted}. Verify the "
             f"fingerprint, then add it (ssh-keyscan -p {self.port} {self.host} >> "
             f"{self.write_file}) or set host_key_policy='accept-new'",
         )

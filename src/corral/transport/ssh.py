@@ -20,6 +20,7 @@ import asyncssh
 
 from ..config.secret import Secret, reveal
 from ..errors import ConnectionLost, KeyFileError
+from ..runner.command import kill_script
 from ..runner.process import ExitStatus, OutputCallback
 from .error_map import connect_errors, lost
 from .hostkeys import HostKeyVerifier
@@ -63,7 +64,7 @@ class ConnectTarget:
         return f"{self.user}@{self.hostname}:{self.port}"
 
 
-class _Client(asyncssh.SSHClient):  # type: ignore[misc]
+class _Client(asyncssh.SSHClient):
     """Receives asyncssh's host key questions and connection loss."""
 
     def __init__(self, verifier: HostKeyVerifier) -> None:
@@ -185,8 +186,13 @@ class SSHTransport:
         pty: bool = False,
         env: Mapping[str, str] | None = None,
         term_size: tuple[int, int] | None = None,
+        run_id: str | None = None,
     ) -> SSHProcess:
-        """Open a channel and start `command`; output goes to `on_output` as bytes."""
+        """Open a channel and start `command`; output goes to `on_output` as bytes.
+
+        `run_id` is the value of the command's RUN_ID_VAR marker, used to stop it when the
+        server ignores signal requests.
+        """
         while True:
             await self._acquire()
             session = _Session(on_output, self.target.label, self._release)
@@ -202,7 +208,7 @@ class SSHTransport:
                 chan, _ = await self._conn.create_session(
                     functools.partial(_same, session), command, **kwargs
                 )
-                return SSHProcess(chan, session)
+                return SSHProcess(chan, session, self, run_id)
             except asyncssh.ChannelOpenError as exc:
                 session.release()
                 if self.is_closed or "closed" in exc.reason.lower():
@@ -239,7 +245,7 @@ class SSHTransport:
             await self._conn.wait_closed()
 
 
-class _Session(asyncssh.SSHClientSession):  # type: ignore[misc]
+class _Session(asyncssh.SSHClientSession[bytes]):
     """Collects one channel's output and exit; a close without an exit means the link died."""
 
     def __init__(self, on_output: OutputCallback, label: str, release: Any) -> None:
@@ -280,6 +286,10 @@ class _Session(asyncssh.SSHClientSession):  # type: ignore[misc]
             self.done.set_exception(lost(self._label, exc))
 
 
+def _ignore_output(stream: str, data: bytes) -> None:
+    """Discard a helper command's output."""
+
+
 def _same(session: _Session) -> _Session:
     return session
 
@@ -290,12 +300,25 @@ def _signal_number(name: str) -> int:
     return int(getattr(signals, f"SIG{name}", 0))
 
 
+#: Seconds to wait for a signalled command before stopping it through a second channel.
+SIGNAL_FALLBACK_DELAY = 0.5
+
+
 class SSHProcess:
     """A command running on a channel (implements runner.process.Process)."""
 
-    def __init__(self, chan: asyncssh.SSHClientChannel, session: _Session) -> None:
+    def __init__(
+        self,
+        chan: asyncssh.SSHClientChannel[bytes],
+        session: _Session,
+        transport: SSHTransport,
+        run_id: str | None,
+    ) -> None:
         self._chan = chan
         self._session = session
+        self._transport = transport
+        self._run_id = run_id
+        self._helpers: set[asyncio.Task[None]] = set()
 
     def write(self, data: bytes) -> None:
         """Write bytes to the remote stdin."""
@@ -308,8 +331,28 @@ class SSHProcess:
             self._chan.write_eof()
 
     def send_signal(self, name: str) -> None:
-        """Ask sshd to signal the command's process group."""
-        self._chan.send_signal(name)
+        """Signal the command's process group: by a channel request, else by its marker.
+
+        OpenSSH refuses signal requests for root logins ("session signalling requires
+        privilege separation"), so when the command is still running shortly after, a
+        second channel signals the processes that carry this run's marker.
+        """
+        with contextlib.suppress(Exception):
+            self._chan.send_signal(name)
+        if self._run_id is not None:
+            task = asyncio.get_running_loop().create_task(self._signal_by_marker(name))
+            self._helpers.add(task)
+            task.add_done_callback(self._helpers.discard)
+
+    async def _signal_by_marker(self, name: str) -> None:
+        assert self._run_id is not None
+        await asyncio.wait({self._session.done}, timeout=SIGNAL_FALLBACK_DELAY)
+        if self._session.done.done() or self._transport.is_closed:
+            return
+        script = kill_script(self._run_id, name)
+        with contextlib.suppress(Exception):
+            helper = await self._transport.start_process(script, _ignore_output)
+            await asyncio.wait_for(helper.wait(), 5)
 
     def close(self) -> None:
         """Close the channel."""

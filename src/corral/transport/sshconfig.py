@@ -21,7 +21,7 @@ DEFAULT_USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 DEFAULT_GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 
 
-class _ClientConfig(SSHClientConfig):  # type: ignore[misc]
+class _ClientConfig(SSHClientConfig):
     """asyncssh's client config parser, plus the host-key options corral applies."""
 
     def _set_choice(self, option: str, args: list[str]) -> None:
