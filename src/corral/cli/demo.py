@@ -10,6 +10,7 @@ import corral
 import corral.aio
 
 from ..testing.fleet import Fleet, FleetError, start_fleet
+from ..testing.server import EmbeddedFleet
 
 
 def _say(text: str) -> None:
@@ -31,12 +32,12 @@ async def _fan_out(fleet: Fleet, config: corral.Config) -> None:
     await asyncio.gather(*(c.close() for c in connections))
 
 
-def run_demo(hosts: int = 3) -> int:
+def run_demo(hosts: int = 3, embedded: bool = False) -> int:
     """Start a local fleet, run the tour against it, stop it; return an exit status."""
     _say(f"Starting a throwaway fleet of {hosts} SSH hosts on loopback")
     try:
-        fleet = start_fleet(hosts)
-    except FleetError as exc:
+        fleet = EmbeddedFleet(hosts).start() if embedded else start_fleet(hosts)
+    except (FleetError, RuntimeError) as exc:
         print(f"corral demo: {exc}", file=sys.stderr)
         return 1
     try:
@@ -47,6 +48,8 @@ def run_demo(hosts: int = 3) -> int:
 
 
 def _tour(fleet: Fleet) -> int:
+    kind = "corral's embedded SSH server" if isinstance(fleet, EmbeddedFleet) else "OpenSSH sshd"
+    print(f"  served by {kind}")
     print(f"  ssh_config: {fleet.ssh_config_path}  (aliases {fleet.hosts[0].alias} ...)")
     print(f"  known_hosts: {fleet.known_hosts_path}  (host keys are verified)")
     config = corral.Config(overrides={"ssh_config_path": str(fleet.ssh_config_path)})

@@ -20,11 +20,16 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="start a throwaway local fleet, show what corral does, stop it"
     )
     demo.add_argument("--hosts", type=int, default=3, help="how many local hosts (default 3)")
+    demo.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use corral's embedded SSH server even where OpenSSH's sshd could run",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run_demo
 
-        return run_demo(hosts=args.hosts)
+        return run_demo(hosts=args.hosts, embedded=args.embedded)
     parser.print_help()
     return 2
 

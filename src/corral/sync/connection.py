@@ -78,8 +78,18 @@ class Connection:
         """How the host is reached: directly (None), through a Connection, or a ProxyCommand."""
         gateway = self._async.gateway
         if isinstance(gateway, AsyncConnection):
-            return gateway._public  # type: ignore[no-any-return]
+            return Connection._facade(gateway)
         return gateway
+
+    @classmethod
+    def _facade(cls, conn: AsyncConnection) -> Connection:
+        """Return the blocking twin of an async Connection (made once, then reused)."""
+        if isinstance(conn._public, cls):
+            return conn._public
+        self = cls.__new__(cls)
+        self._async = conn
+        conn._public = self
+        return self
 
     @property
     def is_connected(self) -> bool:

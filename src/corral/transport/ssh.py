@@ -19,7 +19,7 @@ from typing import Any
 import asyncssh
 
 from ..config.secret import Secret, reveal
-from ..errors import ConnectionLost, KeyFileError
+from ..errors import ConnectionLost, HandshakeError, KeyFileError
 from ..runner.command import kill_script
 from ..runner.process import ExitStatus, OutputCallback
 from .error_map import connect_errors, lost
@@ -146,10 +146,18 @@ class SSHTransport:
         ):
             # asyncssh's connect_timeout covers TCP, banner, key exchange and auth; the outer
             # bound also covers a ProxyCommand or tunnel that never answers.
-            conn = await asyncio.wait_for(
-                asyncssh.connect(target.hostname, target.port, **options),
-                target.connect_timeout + 5,
-            )
+            try:
+                conn = await asyncio.wait_for(
+                    asyncssh.connect(target.hostname, target.port, **options),
+                    target.connect_timeout + 5,
+                )
+            except FileNotFoundError as exc:
+                if not target.proxy_command:
+                    raise
+                raise HandshakeError(
+                    target.label,
+                    f"ProxyCommand {target.proxy_command!r} could not start: {exc.strerror}",
+                ) from None
         log.debug("%s: connected to %s", target.label, target.where)
         return cls(target, conn, client)
 

@@ -1,0 +1,84 @@
+"""Fixtures for every test: a private HOME, and throwaway fleets of real SSH hosts.
+
+At import time HOME points at a fresh temporary directory (restored at exit) and SSH_AUTH_SOCK
+is removed, so no test reads or writes the real ~/.ssh or uses the developer's agent.
+
+- ``fleet`` (session): a 3-host fleet started once for the whole run.
+- ``make_fleet`` (function): ``make_fleet(hosts=1, **kwargs)`` starts a fleet of the test's own
+  (e.g. with ``sshd_options``, or to kill its sshd); every fleet it made is stopped afterwards.
+
+Where no fleet can run (not root, no sshd), tests that use them are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from corral.testing.fleet import Fleet, FleetUnavailable, SSHDFleet, start_fleet
+
+_REAL_HOME = os.environ.get("HOME")
+_TEST_HOME = tempfile.mkdtemp(prefix="corral-tests-home-")
+os.environ["HOME"] = _TEST_HOME
+os.environ.pop("SSH_AUTH_SOCK", None)
+
+
+@atexit.register
+def _restore_home() -> None:
+    if _REAL_HOME is None:
+        os.environ.pop("HOME", None)
+    else:
+        os.environ["HOME"] = _REAL_HOME
+    shutil.rmtree(_TEST_HOME, ignore_errors=True)
+
+
+def _start(hosts: int, **kwargs: Any) -> Fleet:
+    try:
+        return start_fleet(hosts, **kwargs)
+    except FleetUnavailable as e:
+        if os.environ.get("CI"):  # CI installs sshd and runs as root: a skip would hide a gap
+            pytest.fail(f"no fleet in CI: {e}")
+        pytest.skip(str(e))
+
+
+def _start_sshd(hosts: int, **kwargs: Any) -> SSHDFleet:
+    fleet = _start(hosts, embedded_fallback=False, **kwargs)
+    assert isinstance(fleet, SSHDFleet)
+    return fleet
+
+
+@pytest.fixture(scope="session")
+def fleet() -> Iterator[SSHDFleet]:
+    """A 3-host fleet of real sshd shared by the whole test session."""
+    f = _start_sshd(3)
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+@pytest.fixture
+def make_fleet() -> Iterator[Callable[..., SSHDFleet]]:
+    """A factory of real-sshd fleets for one test: ``make_fleet(hosts=1, **kwargs)``."""
+    made: list[SSHDFleet] = []
+
+    def make(hosts: int = 1, **kwargs: Any) -> SSHDFleet:
+        f = _start_sshd(hosts, **kwargs)
+        made.append(f)
+        return f
+
+    yield make
+    errors: list[BaseException] = []
+    for f in reversed(made):
+        try:
+            f.stop()
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
