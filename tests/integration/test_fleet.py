@@ -298,4 +298,6 @@ def test_not_root_is_a_clear_fleet_unavailable(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(fleet_module.os, "geteuid", lambda: 1000)
     assert not sshd_available()
     with pytest.raises(FleetUnavailable, match="root"):
-        start_fleet(1)
+        start_fleet(1, embedded_fallback=False)
+    with pytest.raises(FleetUnavailable, match="sshd_options"):
+        start_fleet(1, sshd_options={"MaxSessions": "2"})  # only real sshd has these

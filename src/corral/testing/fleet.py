@@ -205,6 +205,7 @@ def start_fleet(hosts: int = 3, directory: str | Path | None = None, **kwargs: A
     embedded SSH server (unless ``embedded_fallback=False``, or options only sshd has were
     asked for: then :class:`FleetUnavailable` saying why).
     """
+    embedded_fallback = kwargs.pop("embedded_fallback", True)
     reason = _unavailable_reason()
     if reason is None:
         fleet = SSHDFleet(hosts, directory, **kwargs)
@@ -213,7 +214,7 @@ def start_fleet(hosts: int = 3, directory: str | Path | None = None, **kwargs: A
         except BaseException:
             fleet.stop()  # the caller never sees this fleet: remove its temporary directory
             raise
-    if kwargs.pop("embedded_fallback", True):
+    if embedded_fallback:
         # Imported here: it imports FleetHost from this module, and needs asyncssh.
         from .server import EmbeddedFleet
 
