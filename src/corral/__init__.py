@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .config import Config, Secret
 from .errors import (
     AuthenticationError,
+    AuthFailure,
     CommandTimedOut,
     ConnectError,
     ConnectionLost,
@@ -26,6 +27,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "AuthFailure",
     "AuthenticationError",
     "CommandTimedOut",
     "Config",

@@ -3,6 +3,7 @@
 from .config import Config, Secret
 from .errors import (
     AuthenticationError,
+    AuthFailure,
     CommandTimedOut,
     ConnectError,
     ConnectionLost,
@@ -16,6 +17,7 @@ from .result import Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 
 __all__ = [
+    "AuthFailure",
     "AuthenticationError",
     "CommandTimedOut",
     "Config",

@@ -14,6 +14,7 @@ CorralError
 │   ├── ConnectionLost                 an open connection died (mid-command: partial output kept)
 │   └── Failure                        .result: the command ran and did not succeed
 │       ├── UnexpectedExit             non-zero exit status (and warn=False)
+│       ├── AuthFailure                sudo refused: wrong or missing password, not allowed
 │       └── CommandTimedOut(TimeoutError)
 └── (GroupException, with the fleet engine)
 ```
@@ -150,6 +151,13 @@ class UnexpectedExit(Failure):
         super().__init__(result, f"command {result.command!r} {status}" + _stderr_tail(result))
 
 
+class AuthFailure(Failure):
+    """sudo did not run the command: wrong or missing password, or not allowed."""
+
+    def __init__(self, result: Result, reason: str) -> None:
+        super().__init__(result, f"{reason}; command {result.command!r} did not run")
+
+
 class CommandTimedOut(Failure, TimeoutError):
     """A command ran longer than its timeout; the remote process was terminated."""
 
@@ -162,6 +170,7 @@ class CommandTimedOut(Failure, TimeoutError):
 
 
 __all__ = [
+    "AuthFailure",
     "AuthenticationError",
     "ChangedHostKey",
     "CommandTimedOut",

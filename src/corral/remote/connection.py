@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..config import Config, Secret
+from ..config.secret import reveal
 from ..errors import ConfigError, ConnectionLost
 from ..result import Result
 from ..runner.command import (
@@ -24,11 +25,13 @@ from ..runner.command import (
     command_text,
     env_prefix,
     join_cwd,
+    kill_script,
     wrap,
 )
 from ..runner.local import LocalProcess
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
+from ..runner.sudo import SudoGuard, new_nonce, sudo_command
 from ..transport.hostkeys import HostKeyVerifier, choose_policy
 from ..transport.ssh import ConnectTarget, SSHTransport, TransportClosed
 from ..transport.sshconfig import (
@@ -332,6 +335,43 @@ class Connection:
             wire, ssh_env = env_prefix(marker) + shaped, options.env
         return await self._remote(wire, shaped, options, ssh_env, run_id)
 
+    async def sudo(
+        self,
+        command: Command,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """Run a command through sudo (as root, or `user`), answering its password prompt.
+
+        The whole command, with cd(), prefix() and env, runs under sudo. The password comes
+        from the argument or config `sudo.password`; a rejected or missing password raises
+        AuthFailure at once, naming the host and user.
+        """
+        options = resolve_options(self.config, kwargs)
+        check_env(options.env)
+        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        run_id = secrets.token_hex(8)
+        inner = env_prefix({RUN_ID_VAR: run_id, **options.env}) + shaped
+        target_user = user if user is not None else self.config.get("sudo.user")
+        secret = password if password is not None else self.config.get("sudo.password")
+        wire, prompt, marker = sudo_command(
+            inner,
+            user=target_user,
+            prompt_template=self.config.get("sudo.prompt"),
+            nonce=new_nonce(),
+        )
+        guard = SudoGuard(
+            prompt=prompt,
+            marker=marker,
+            password=reveal(secret),
+            user=f"{self.user}@{self.original_host}",
+            encoding=options.encoding,
+            marker_stream="stdout" if options.pty else "stderr",
+        )
+        display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
+        return await self._remote(wire, display, options, None, run_id, guard)
+
     async def _remote(
         self,
         wire: str,
@@ -339,13 +379,30 @@ class Connection:
         options: RunOptions,
         ssh_env: Mapping[str, str] | None,
         run_id: str,
+        guard: SudoGuard | None = None,
     ) -> Result:
+        async def on_signal(name: str) -> None:
+            # Signal the command's processes by their marker, from a second channel: as the
+            # login user, or through sudo when the command runs under sudo.
+            script = kill_script(run_id, name)
+            if guard is None:
+                await self.run(script, hide=True, warn=True, echo=False, in_stream=False)
+            else:
+                await self.sudo(
+                    script,
+                    password=guard.password,
+                    hide=True,
+                    warn=True,
+                    echo=False,
+                    in_stream=False,
+                )
+
         async def spawn(on_output: OutputCallback) -> Process:
             for attempt in (1, 2):
                 transport = await self._ensure_open()
                 try:
                     return await transport.start_process(
-                        wire, on_output, pty=options.pty, env=ssh_env, run_id=run_id
+                        wire, on_output, pty=options.pty, env=ssh_env, on_signal=on_signal
                     )
                 except TransportClosed as exc:
                     # The channel never opened, so nothing ran: reconnect and try once more.
@@ -362,6 +419,7 @@ class Connection:
             display=display,
             host=self.original_host,
             connection=self._public,
+            guard=guard,
         )
 
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:

@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
+from ..errors import AuthFailure, CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
 from ..result import Result
 from .options import RunOptions
 from .output import OutputHandler
 from .stdin import StdinFeeder
+from .sudo import SudoGuard, SudoRefused, refusal_reason
 
 #: Seconds a timed-out or interrupted command gets after TERM, then after KILL.
 TERM_GRACE = 2.0
@@ -87,6 +88,7 @@ async def run_process(
     display: str,
     host: str,
     connection: Any = None,
+    guard: SudoGuard | None = None,
 ) -> Result:
     """Run a command to completion and return its Result.
 
@@ -107,6 +109,15 @@ async def run_process(
     process: Process | None = None
 
     def on_output(stream: str, data: bytes) -> None:
+        if guard is not None:
+            try:
+                data = guard.feed(stream, data)
+            except SudoRefused as exc:
+                watcher_error.append(exc)
+                failed.set()
+                return
+            if not data:
+                return
         text = output.feed(stream, data)
         if not options.watchers or watcher_error or process is None:
             return
@@ -125,9 +136,11 @@ async def run_process(
         process.write,
         process.write_eof,
         encoding=options.encoding,
-        keep_open=bool(options.watchers),
+        keep_open=bool(options.watchers) or guard is not None,
         pty=options.pty,
     )
+    if guard is not None:
+        guard.attach(process.write, feeder.release)
     feeder.start()
     timed_out = False
     status: ExitStatus | None = None
@@ -149,6 +162,8 @@ async def run_process(
         raise
     finally:
         feeder.stop()
+    if guard is not None and (held := guard.finish()):
+        output.feed("stdout" if options.pty else "stderr", held)
     output.finish()
     result = Result(
         command=display,
@@ -166,6 +181,11 @@ async def run_process(
         stdout_truncated=output.captures["stdout"].truncated,
         stderr_truncated=output.captures["stderr"].truncated,
     )
+    if watcher_error and isinstance(watcher_error[0], SudoRefused):
+        raise AuthFailure(result, str(watcher_error[0]))
+    if guard is not None and not guard.started and not timed_out and result.failed:
+        reason = refusal_reason(result.stdout if options.pty else result.stderr)
+        raise AuthFailure(result, reason or "sudo did not start the command")
     if watcher_error:
         raise Failure(result, f"watcher stopped {display!r}: {watcher_error[0]}") from (
             watcher_error[0]

@@ -50,6 +50,7 @@ class StdinFeeder:
         self._fd: int | None = None
         self._saved_tty: list[Any] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._input_done = False
 
     def start(self) -> None:
         """Begin feeding: attach the terminal, start reading a stream, or send EOF."""
@@ -70,7 +71,14 @@ class StdinFeeder:
             self._task = asyncio.get_running_loop().create_task(self._copy(source))
 
     def _eof(self) -> None:
+        self._input_done = True
         if not self._keep_open:
+            self._write_eof()
+
+    def release(self) -> None:
+        """Stop holding stdin open (sudo has started the command): send EOF if input ended."""
+        self._keep_open = False
+        if self._input_done:
             self._write_eof()
 
     def _on_terminal(self) -> None:

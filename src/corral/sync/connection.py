@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..config import Config
+from ..config import Config, Secret
 from ..remote.connection import Connection as AsyncConnection
 from ..result import Result
 from ..runner.command import Command
@@ -126,6 +126,16 @@ class Connection:
     def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on the host and return its Result."""
         return portal.call(self._async.run, command, **kwargs)
+
+    def sudo(
+        self,
+        command: Command,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """Run a command through sudo (as root, or `user`), answering its password prompt."""
+        return portal.call(self._async.sudo, command, user, password, **kwargs)
 
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

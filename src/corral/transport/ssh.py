@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,6 @@ import asyncssh
 
 from ..config.secret import Secret, reveal
 from ..errors import ConnectionLost, HandshakeError, KeyFileError
-from ..runner.command import kill_script
 from ..runner.process import ExitStatus, OutputCallback
 from .error_map import connect_errors, lost
 from .hostkeys import HostKeyVerifier
@@ -194,12 +193,13 @@ class SSHTransport:
         pty: bool = False,
         env: Mapping[str, str] | None = None,
         term_size: tuple[int, int] | None = None,
-        run_id: str | None = None,
+        on_signal: SignalFallback | None = None,
     ) -> SSHProcess:
         """Open a channel and start `command`; output goes to `on_output` as bytes.
 
-        `run_id` is the value of the command's RUN_ID_VAR marker, used to stop it when the
-        server ignores signal requests.
+        `on_signal(name)` signals the command another way (e.g. through a second channel)
+        when it is still running shortly after a signal request: sshd refuses those for
+        root logins, and cannot deliver them to processes that sudo made root.
         """
         while True:
             await self._acquire()
@@ -216,7 +216,7 @@ class SSHTransport:
                 chan, _ = await self._conn.create_session(
                     functools.partial(_same, session), command, **kwargs
                 )
-                return SSHProcess(chan, session, self, run_id)
+                return SSHProcess(chan, session, self, on_signal)
             except asyncssh.ChannelOpenError as exc:
                 session.release()
                 if self.is_closed or "closed" in exc.reason.lower():
@@ -294,10 +294,6 @@ class _Session(asyncssh.SSHClientSession[bytes]):
             self.done.set_exception(lost(self._label, exc))
 
 
-def _ignore_output(stream: str, data: bytes) -> None:
-    """Discard a helper command's output."""
-
-
 def _same(session: _Session) -> _Session:
     return session
 
@@ -308,8 +304,11 @@ def _signal_number(name: str) -> int:
     return int(getattr(signals, f"SIG{name}", 0))
 
 
-#: Seconds to wait for a signalled command before stopping it through a second channel.
+#: Seconds to wait for a signalled command before stopping it another way, and for that.
 SIGNAL_FALLBACK_DELAY = 0.5
+SIGNAL_FALLBACK_TIMEOUT = 10.0
+
+SignalFallback = Callable[[str], Awaitable[None]]
 
 
 class SSHProcess:
@@ -320,12 +319,12 @@ class SSHProcess:
         chan: asyncssh.SSHClientChannel[bytes],
         session: _Session,
         transport: SSHTransport,
-        run_id: str | None,
+        on_signal: SignalFallback | None,
     ) -> None:
         self._chan = chan
         self._session = session
         self._transport = transport
-        self._run_id = run_id
+        self._on_signal = on_signal
         self._helpers: set[asyncio.Task[None]] = set()
 
     def write(self, data: bytes) -> None:
@@ -339,28 +338,21 @@ class SSHProcess:
             self._chan.write_eof()
 
     def send_signal(self, name: str) -> None:
-        """Signal the command's process group: by a channel request, else by its marker.
-
-        OpenSSH refuses signal requests for root logins ("session signalling requires
-        privilege separation"), so when the command is still running shortly after, a
-        second channel signals the processes that carry this run's marker.
-        """
+        """Signal the command's process group: by a channel request, else by the fallback."""
         with contextlib.suppress(Exception):
             self._chan.send_signal(name)
-        if self._run_id is not None:
-            task = asyncio.get_running_loop().create_task(self._signal_by_marker(name))
+        if self._on_signal is not None:
+            task = asyncio.get_running_loop().create_task(self._fallback(name))
             self._helpers.add(task)
             task.add_done_callback(self._helpers.discard)
 
-    async def _signal_by_marker(self, name: str) -> None:
-        assert self._run_id is not None
+    async def _fallback(self, name: str) -> None:
+        assert self._on_signal is not None
         await asyncio.wait({self._session.done}, timeout=SIGNAL_FALLBACK_DELAY)
         if self._session.done.done() or self._transport.is_closed:
             return
-        script = kill_script(self._run_id, name)
         with contextlib.suppress(Exception):
-            helper = await self._transport.start_process(script, _ignore_output)
-            await asyncio.wait_for(helper.wait(), 5)
+            await asyncio.wait_for(self._on_signal(name), SIGNAL_FALLBACK_TIMEOUT)
 
     def close(self) -> None:
         """Close the channel."""
