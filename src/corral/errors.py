@@ -8,6 +8,7 @@ CorralError
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
 │   │   ├── HostUnreachable            refused, no route, DNS failure
+│   │   ├── GatewayError               the bastion in front of the host failed
 │   │   ├── HostKeyError               UnknownHostKey, ChangedHostKey, RevokedHostKey
 │   │   ├── AuthenticationError        the server refused every credential
 │   │   └── KeyFileError               a client key file missing or unreadable
@@ -16,6 +17,9 @@ CorralError
 │       ├── UnexpectedExit             non-zero exit status (and warn=False)
 │       ├── AuthFailure                sudo refused: wrong or missing password, not allowed
 │       └── CommandTimedOut(TimeoutError)
+│   └── TransferError                  .local, .remote: put/get failed, the target left as it was
+│       ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
+│       └── ValidationError            .result: the validate command rejected the new file
 └── (GroupException, with the fleet engine)
 ```
 
@@ -77,6 +81,15 @@ class HandshakeError(ConnectError):
 
     def __init__(self, host: str, message: str, *, retryable: bool = False) -> None:
         super().__init__(host, message)
+        self.retryable = retryable
+
+
+class GatewayError(ConnectError):
+    """The bastion (gateway, ProxyJump hop) in front of the host could not be reached."""
+
+    def __init__(self, host: str, message: str, *, gateway: str, retryable: bool = False) -> None:
+        super().__init__(host, message)
+        self.gateway = gateway
         self.retryable = retryable
 
 
@@ -169,6 +182,44 @@ class CommandTimedOut(Failure, TimeoutError):
         self.timeout = timeout
 
 
+def _show_path(path: str) -> str:
+    """Return a path for a message: as is, or quoted when it holds control characters."""
+    return path if path.isprintable() else repr(path)
+
+
+class TransferError(HostError):
+    """A file transfer failed; `local` and `remote` name both ends, the target is as it was."""
+
+    def __init__(
+        self, host: str, reason: str, *, local: str, remote: str, detail: str = ""
+    ) -> None:
+        super().__init__(
+            host, f"{reason} (local {_show_path(local)}, remote {_show_path(remote)}){detail}"
+        )
+        self.local = local
+        self.remote = remote
+
+
+class TemplateError(TransferError, ConfigError):
+    """A template could not be rendered: a missing variable (named) or a syntax error."""
+
+
+class ValidationError(TransferError):
+    """The validate command rejected an uploaded file; `result` holds its output."""
+
+    def __init__(self, result: Result, *, local: str, remote: str) -> None:
+        output = (result.stdout + result.stderr).rstrip("\n").splitlines()[-20:]
+        super().__init__(
+            result.host,
+            f"validation command {result.command!r} exited with status {result.exited}; "
+            "the target was not replaced",
+            local=local,
+            remote=remote,
+            detail="".join(f"\n    {line}" for line in output),
+        )
+        self.result = result
+
+
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
@@ -180,6 +231,7 @@ __all__ = [
     "ConnectionLost",
     "CorralError",
     "Failure",
+    "GatewayError",
     "HandshakeError",
     "HostError",
     "HostKeyError",

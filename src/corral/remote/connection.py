@@ -11,12 +11,13 @@ import contextlib
 import os
 import secrets
 import shlex
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..config import Config, Secret
 from ..config.secret import reveal
-from ..errors import ConfigError, ConnectionLost
+from ..errors import ConfigError, ConnectError, ConnectionLost, GatewayError
 from ..result import Result
 from ..runner.command import (
     RUN_ID_VAR,
@@ -56,6 +57,12 @@ CONNECT_KWARGS = frozenset(
         "timeout",
         "agent_path",
     }
+)
+
+
+#: ProxyJump hops in use, by chain: connections naming the same bastion share its connection.
+_SHARED_HOPS: weakref.WeakValueDictionary[tuple[object, ...], Connection] = (
+    weakref.WeakValueDictionary()
 )
 
 
@@ -149,16 +156,17 @@ class Connection:
         )
         if gateway is None:
             gateway = self.config.get("gateway")
-        self._owns_gateway = False
         if gateway == "none":  # OpenSSH's "ProxyJump none": connect directly
             gateway = None
         elif gateway is None and self.ssh_config.proxy_jump:
             gateway = self._jump_chain(self.ssh_config.proxy_jump)
-            self._owns_gateway = True
         elif gateway is None and self.ssh_config.proxy_command:
             gateway = self.ssh_config.proxy_command
         #: How the host is reached: directly (None), through a Connection, or a ProxyCommand.
         self.gateway: Connection | str | None = gateway
+        self._shared = False  # a ProxyJump hop shared by every connection naming it
+        self._tunnel_users = 0  # connections currently tunnelling through this one
+        self._uses_gateway = False
         self._transport: SSHTransport | None = None
         self._opening: asyncio.Lock | None = None
         self._cwd: list[str] = []
@@ -169,16 +177,55 @@ class Connection:
     # ------------------------------------------------------------------ settings
 
     def _jump_chain(self, proxy_jump: str) -> Connection:
-        """Build gateway Connections for a ProxyJump list, first hop outermost."""
+        """Return the gateway Connections for a ProxyJump list (last hop; first outermost).
+
+        Hops are shared: every connection whose ProxyJump names the same chain (with the
+        same ssh_config and credentials) tunnels through the same hop connections.
+        """
         previous: Connection | None = None
+        key: tuple[object, ...] = (
+            tuple(_ssh_config_paths(self.config)),
+            repr(sorted((k, repr(v)) for k, v in self.connect_kwargs.items())),
+        )
         for hop in (part.strip() for part in proxy_jump.split(",")):
             if hop.startswith("ssh://"):
                 hop = hop[len("ssh://") :]
-            hop_config = self.config.clone()
-            hop_config["gateway"] = "none"  # a hop's own ProxyJump is not followed
-            previous = Connection(hop, config=hop_config, gateway=previous)
+            key = (*key, hop)
+            shared = _SHARED_HOPS.get(key)
+            if shared is None:
+                hop_config = self.config.clone()
+                hop_config["gateway"] = "none"  # a hop's own ProxyJump is not followed
+                shared = Connection(hop, config=hop_config, gateway=previous)
+                shared._shared = True
+                _SHARED_HOPS[key] = shared
+            previous = shared
         assert previous is not None
         return previous
+
+    async def _open_gateway(self, gateway: Connection) -> SSHTransport:
+        """Open (or reuse) the bastion's connection; report its failure as the bastion's."""
+        try:
+            tunnel = await gateway._ensure_open()
+        except ConnectError as exc:
+            raise GatewayError(
+                self.original_host,
+                f"bastion {gateway.original_host} unreachable: {exc.reason}",
+                gateway=gateway.original_host,
+                retryable=exc.retryable,
+            ) from exc
+        if not self._uses_gateway:
+            self._uses_gateway = True
+            gateway._tunnel_users += 1
+        return tunnel
+
+    async def _release_gateway(self) -> None:
+        gateway = self.gateway
+        if not self._uses_gateway or not isinstance(gateway, Connection):
+            return
+        self._uses_gateway = False
+        gateway._tunnel_users -= 1
+        if gateway._shared and gateway._tunnel_users <= 0:  # the last user of a shared hop
+            await gateway.close()
 
     def _target(self) -> ConnectTarget:
         settings = self.ssh_config
@@ -278,8 +325,9 @@ class Connection:
                 self._transport = None
             tunnel = None
             if isinstance(self.gateway, Connection):
-                tunnel = await self.gateway._ensure_open()
-            self._transport = await SSHTransport.connect(self._target(), tunnel=tunnel)
+                tunnel = await self._open_gateway(self.gateway)
+            via = self.gateway.original_host if isinstance(self.gateway, Connection) else None
+            self._transport = await SSHTransport.connect(self._target(), tunnel=tunnel, via=via)
             return self._transport
 
     async def close(self) -> None:
@@ -288,8 +336,7 @@ class Connection:
         if transport is not None:
             transport.close()
             await transport.wait_closed()
-        if self._owns_gateway and isinstance(self.gateway, Connection):
-            await self.gateway.close()
+        await self._release_gateway()
 
     async def __aenter__(self) -> Connection:
         return self
@@ -412,15 +459,22 @@ class Connection:
                         ) from None
             raise AssertionError("unreachable")
 
-        return await run_process(
-            spawn,
-            options,
-            command=wire,
-            display=display,
-            host=self.original_host,
-            connection=self._public,
-            guard=guard,
-        )
+        try:
+            return await run_process(
+                spawn,
+                options,
+                command=wire,
+                display=display,
+                host=self.original_host,
+                connection=self._public,
+                guard=guard,
+            )
+        except ConnectionLost as exc:
+            gateway = self.gateway
+            if isinstance(gateway, Connection) and not gateway.is_connected:
+                exc.reason = f"bastion {gateway.original_host} lost: {exc.reason}"
+                exc.args = (f"{exc.host}: {exc.reason}",)
+            raise
 
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

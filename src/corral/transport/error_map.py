@@ -39,12 +39,19 @@ def connect_errors(
     user: str,
     timeout: float,
     verifier: HostKeyVerifier | None,
+    via: str | None = None,
 ) -> Iterator[None]:
     """Translate anything that can go wrong while opening a connection into a ConnectError."""
     try:
         yield
     except CorralError:
         raise
+    except asyncssh.ChannelOpenError as exc:  # the bastion could not open the tunnel
+        raise HostUnreachable(
+            label,
+            f"bastion {via} could not open a tunnel to {where}: {exc.reason}",
+            retryable=True,
+        ) from None
     except asyncssh.HostKeyNotVerifiable as exc:
         if verifier is None:
             raise HandshakeError(label, f"host key not accepted: {exc.reason}") from None

@@ -100,9 +100,9 @@ class SSHTransport:
 
     @classmethod
     async def connect(
-        cls, target: ConnectTarget, tunnel: SSHTransport | None = None
+        cls, target: ConnectTarget, tunnel: SSHTransport | None = None, via: str | None = None
     ) -> SSHTransport:
-        """Open, verify and authenticate a connection (through `tunnel` when given)."""
+        """Open, verify and authenticate a connection (through `tunnel`, bastion `via`)."""
         _check_key_files(target)
         client = _Client(target.verifier)
         options: dict[str, Any] = {
@@ -129,6 +129,11 @@ class SSHTransport:
             options["agent_path"] = None
         elif target.agent_path:
             options["agent_path"] = target.agent_path
+        if target.forward_agent:
+            # A path, not True: asyncssh forwards only an agent it also logs in with, and corral
+            # logs in without one for IdentitiesOnly or allow_agent=False (OpenSSH forwards anyway).
+            agent = target.agent_path or os.environ.get("SSH_AUTH_SOCK", "")
+            options["agent_forwarding"] = os.path.expanduser(agent) or False
         if target.login_timeout is not None:
             options["login_timeout"] = target.login_timeout
         if tunnel is not None:
@@ -142,6 +147,7 @@ class SSHTransport:
             user=target.user,
             timeout=target.connect_timeout,
             verifier=target.verifier,
+            via=via,
         ):
             # asyncssh's connect_timeout covers TCP, banner, key exchange and auth; the outer
             # bound also covers a ProxyCommand or tunnel that never answers.
