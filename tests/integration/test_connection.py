@@ -397,3 +397,27 @@ def test_script_written_like_fabric_ports_by_changing_the_import(
     )
     assert proc.returncode == 0, proc.stderr
     assert f"on {fleet.hosts[0].address}, got stdout:\nLinux" in proc.stdout
+
+
+def test_ssh_config_include_and_match_are_honoured(fleet: SSHDFleet, tmp_path: Path) -> None:
+    host = fleet.hosts[1]
+    included = tmp_path / "hosts.conf"
+    included.write_text(f"Host app\n  HostName {host.address}\n")
+    main = tmp_path / "ssh_config"
+    main.write_text(
+        f"Include {included}\n"
+        f"Match originalhost app\n  Port {host.port}\n  User {fleet.user}\n"
+        f"Host *\n  IdentityFile {fleet.key_path}\n  UserKnownHostsFile {fleet.known_hosts_path}\n"
+    )
+    with Connection("app", config=Config(overrides={"ssh_config_path": str(main)})) as c:
+        assert (c.host, c.port, c.user) == (host.address, host.port, fleet.user)
+        assert c.run("echo $SSH_CONNECTION", hide=True).stdout.split()[2] == host.address
+
+
+def test_load_ssh_configs_off_ignores_every_file(fleet: SSHDFleet) -> None:
+    config = Config(
+        overrides={"load_ssh_configs": False, "ssh_config_path": str(fleet.ssh_config_path)}
+    )
+    c = Connection(fleet.hosts[0].alias, config=config)
+    assert c.host == fleet.hosts[0].alias  # no alias resolution
+    assert c.port == 22
