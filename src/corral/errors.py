@@ -12,11 +12,12 @@ CorralError
 │   │   ├── HostKeyError               UnknownHostKey, ChangedHostKey, RevokedHostKey
 │   │   ├── AuthenticationError        the server refused every credential
 │   │   └── KeyFileError               a client key file missing or unreadable
+│   ├── ForwardError                   a port forward: the port is taken, or the server refused
 │   ├── ConnectionLost                 an open connection died (mid-command: partial output kept)
-│   └── Failure                        .result: the command ran and did not succeed
-│       ├── UnexpectedExit             non-zero exit status (and warn=False)
-│       ├── AuthFailure                sudo refused: wrong or missing password, not allowed
-│       └── CommandTimedOut(TimeoutError)
+│   ├── Failure                        .result: the command ran and did not succeed
+│   │   ├── UnexpectedExit             non-zero exit status (and warn=False)
+│   │   ├── AuthFailure                sudo refused: wrong or missing password, not allowed
+│   │   └── CommandTimedOut(TimeoutError)
 │   └── TransferError                  .local, .remote: put/get failed, the target left as it was
 │       ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
 │       └── ValidationError            .result: the validate command rejected the new file
@@ -115,6 +116,10 @@ class AuthenticationError(ConnectError):
 
 class KeyFileError(ConnectError):
     """A client key file is missing, unreadable, or needs a passphrase that was not given."""
+
+
+class ForwardError(HostError):
+    """A port forward could not be set up: the port is taken, or the server refused."""
 
 
 class ConnectionLost(HostError):
@@ -231,6 +236,7 @@ __all__ = [
     "ConnectionLost",
     "CorralError",
     "Failure",
+    "ForwardError",
     "GatewayError",
     "HandshakeError",
     "HostError",
@@ -239,6 +245,9 @@ __all__ = [
     "InvalidHostError",
     "KeyFileError",
     "RevokedHostKey",
+    "TemplateError",
+    "TransferError",
     "UnexpectedExit",
     "UnknownHostKey",
+    "ValidationError",
 ]

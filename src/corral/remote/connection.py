@@ -13,6 +13,7 @@ import secrets
 import shlex
 import weakref
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ..config import Config, Secret
@@ -41,6 +42,7 @@ from ..transport.sshconfig import (
     HostConfig,
     lookup,
 )
+from . import forward
 from .hoststring import parse_host_string, parse_port
 
 #: Fabric's connect_kwargs keys corral understands (paramiko names, mapped onto asyncssh).
@@ -495,6 +497,32 @@ class Connection:
         return await run_process(
             spawn, options, command=text, display=text, host="local", connection=self._public
         )
+
+    def forward_local(
+        self,
+        local_port: int,
+        remote_port: int | None = None,
+        remote_host: str = "localhost",
+        local_host: str = "localhost",
+    ) -> AbstractAsyncContextManager[int]:
+        """Listen on local_host:local_port here and relay to remote_host:remote_port there.
+
+        The context manager yields the bound local port (0 picks a free one).
+        """
+        return forward.forward_local(self, local_port, remote_port, remote_host, local_host)
+
+    def forward_remote(
+        self,
+        remote_port: int,
+        local_port: int | None = None,
+        remote_host: str = "127.0.0.1",
+        local_host: str = "localhost",
+    ) -> AbstractAsyncContextManager[int]:
+        """Listen on remote_host:remote_port there and relay to local_host:local_port here.
+
+        The context manager yields the bound remote port (0 lets the server pick one).
+        """
+        return forward.forward_remote(self, remote_port, local_port, remote_host, local_host)
 
     def __repr__(self) -> str:
         gateway = f" via {self.gateway!r}" if isinstance(self.gateway, Connection) else ""

@@ -141,6 +141,30 @@ class Connection:
         """Run a shell command on this machine, with the same options as `run`."""
         return portal.call(self._async.local, command, **kwargs)
 
+    def forward_local(
+        self,
+        local_port: int,
+        remote_port: int | None = None,
+        remote_host: str = "localhost",
+        local_host: str = "localhost",
+    ) -> AbstractContextManager[int]:
+        """Listen on local_host:local_port here and relay to remote_host:remote_port there."""
+        return portal.wrap_async_context_manager(
+            self._async.forward_local(local_port, remote_port, remote_host, local_host)
+        )
+
+    def forward_remote(
+        self,
+        remote_port: int,
+        local_port: int | None = None,
+        remote_host: str = "127.0.0.1",
+        local_host: str = "localhost",
+    ) -> AbstractContextManager[int]:
+        """Listen on remote_host:remote_port there and relay to local_host:local_port here."""
+        return portal.wrap_async_context_manager(
+            self._async.forward_remote(remote_port, local_port, remote_host, local_host)
+        )
+
     def __repr__(self) -> str:
         return repr(self._async)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager
 from typing import ParamSpec, TypeVar
 
 T = TypeVar("T")
@@ -85,6 +87,18 @@ class Portal:
                 loop.call_soon_threadsafe(future.cancel)
                 finished.wait(CANCEL_GRACE)
             raise
+
+    @contextlib.contextmanager
+    def wrap_async_context_manager(self, manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
+        """Enter `manager` on the loop, run the block in the caller's thread, exit on the loop."""
+        value = self.call(manager.__aenter__)
+        try:
+            yield value
+        except BaseException as exc:
+            if not self.call(manager.__aexit__, type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            self.call(manager.__aexit__, None, None, None)
 
     def stop(self) -> None:
         """Stop the loop (at interpreter exit); pending work is abandoned."""

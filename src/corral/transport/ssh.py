@@ -87,6 +87,17 @@ def _check_key_files(target: ConnectTarget) -> None:
             raise KeyFileError(target.label, f"key file {path} is not readable")
 
 
+def _agent_to_forward(target: ConnectTarget) -> str | bool:
+    """Return the agent socket to forward, or False.
+
+    A path, not True: given True, asyncssh forwards only an agent it also logs in with, and
+    corral logs in without one for IdentitiesOnly or allow_agent=False (OpenSSH forwards anyway).
+    """
+    if not target.forward_agent:
+        return False
+    return os.path.expanduser(target.agent_path or os.environ.get("SSH_AUTH_SOCK", "")) or False
+
+
 class SSHTransport:
     """An open SSH connection to one host."""
 
@@ -112,7 +123,7 @@ class SSHTransport:
             "connect_timeout": target.connect_timeout,
             "keepalive_interval": target.keepalive_interval,
             "keepalive_count_max": target.keepalive_count_max,
-            "agent_forwarding": target.forward_agent,
+            "agent_forwarding": _agent_to_forward(target),
             "client_factory": lambda: client,
             "encoding": None,  # bytes on the wire: one odd byte must not kill the connection
         }
@@ -129,11 +140,6 @@ class SSHTransport:
             options["agent_path"] = None
         elif target.agent_path:
             options["agent_path"] = target.agent_path
-        if target.forward_agent:
-            # A path, not True: asyncssh forwards only an agent it also logs in with, and corral
-            # logs in without one for IdentitiesOnly or allow_agent=False (OpenSSH forwards anyway).
-            agent = target.agent_path or os.environ.get("SSH_AUTH_SOCK", "")
-            options["agent_forwarding"] = os.path.expanduser(agent) or False
         if target.login_timeout is not None:
             options["login_timeout"] = target.login_timeout
         if tunnel is not None:
