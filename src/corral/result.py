@@ -78,3 +78,62 @@ class Result:
 
     def __repr__(self) -> str:
         return f"<Result host={self.host!r} command={self.command!r} exited={self.exited}>"
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What a put or get did: both ends as given and as resolved, and what changed.
+
+    `local` is the absolute local path, or the file-like object used instead; `remote` is
+    the absolute remote path. `bytes` counts what crossed the network and `files` the regular
+    files written (several for a recursive transfer).
+    """
+
+    local: Any
+    orig_local: Any
+    remote: str
+    orig_remote: str | None
+    connection: Any = None
+    host: str = ""
+    #: False when nothing was written (`only_changed` found the target up to date).
+    changed: bool = True
+    bytes: int = 0
+    files: int = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<TransferResult host={self.host!r} local={self.local!r} remote={self.remote!r} "
+            f"changed={self.changed}>"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class RsyncResult:
+    """What one rsync run did: the paths it changed on the receiving side, and its output.
+
+    `changed` lists every path sent, created or deleted (as rsync names them, relative to
+    the transfer's root; directories end in "/"); `deleted` the deleted ones among them.
+    """
+
+    source: str
+    target: str
+    connection: Any
+    host: str
+    #: The rsync argv as run; it holds no secret (rsync's ssh never gets a password).
+    command: list[str]
+    changed: list[str]
+    deleted: list[str]
+    exited: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when rsync exited with status 0."""
+        return self.exited == 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<RsyncResult host={self.host!r} source={self.source!r} target={self.target!r} "
+            f"changed={len(self.changed)} exited={self.exited}>"
+        )

@@ -147,7 +147,8 @@ async def run_process(
     waiting = asyncio.ensure_future(process.wait())
     waiting.add_done_callback(_consume)
     try:
-        status = await _wait(waiting, failed, options.timeout)
+        watched = bool(options.watchers) or guard is not None
+        status = await _wait(waiting, failed, options.timeout, watched)
         if status is None:
             timed_out = not failed.is_set()
             status = await _terminate(process, waiting)
@@ -199,9 +200,15 @@ async def run_process(
 
 
 async def _wait(
-    waiting: asyncio.Future[ExitStatus], failed: asyncio.Event, timeout: float | None
+    waiting: asyncio.Future[ExitStatus],
+    failed: asyncio.Event,
+    timeout: float | None,
+    watched: bool = True,
 ) -> ExitStatus | None:
     """Wait for exit; None when the timeout passed or a watcher failed first."""
+    if watched is False:  # no watcher or guard can fail: wait for the exit alone
+        await asyncio.wait({waiting}, timeout=timeout)
+        return waiting.result() if waiting.done() else None
     watcher: asyncio.Future[Any] = asyncio.ensure_future(failed.wait())
     try:
         await asyncio.wait({waiting, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -34,6 +34,9 @@ class Portal:
         self._pid = 0
 
     def _start(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and self._pid == os.getpid() and not loop.is_closed():
+            return loop  # the common case, without the lock
         with self._lock:
             if self._loop is not None and self._pid == os.getpid() and not self._loop.is_closed():
                 return self._loop
