@@ -34,11 +34,7 @@ def _module(path: Path) -> str:
 
 def _imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
-    package = (
-        _module(path).split(".")[:-1]
-        if path.name != "__init__.py"
-        else (_module(path).split(".")[:-1])
-    )
+    package = _module(path).split(".")[:-1]  # a module's package; for __init__, itself
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
