@@ -14,12 +14,14 @@ from .errors import (
     ConnectionLost,
     CorralError,
     Failure,
+    GroupException,
     HostKeyError,
     UnexpectedExit,
 )
-from .result import Result
+from .result import GroupResult, Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .sync.connection import Connection
+from .sync.group import Group, SerialGroup, ThreadingGroup
 
 try:
     __version__ = version("corral")
@@ -37,11 +39,16 @@ __all__ = [
     "CorralError",
     "FailingResponder",
     "Failure",
+    "Group",
+    "GroupException",
+    "GroupResult",
     "HostKeyError",
     "Responder",
     "Result",
     "Secret",
+    "SerialGroup",
     "StreamWatcher",
+    "ThreadingGroup",
     "UnexpectedExit",
     "__version__",
 ]

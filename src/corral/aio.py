@@ -9,11 +9,13 @@ from .errors import (
     ConnectionLost,
     CorralError,
     Failure,
+    GroupException,
     HostKeyError,
     UnexpectedExit,
 )
 from .remote.connection import Connection
-from .result import Result
+from .remote.group import Group, SerialGroup, ThreadingGroup
+from .result import GroupResult, Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 
 __all__ = [
@@ -27,10 +29,15 @@ __all__ = [
     "CorralError",
     "FailingResponder",
     "Failure",
+    "Group",
+    "GroupException",
+    "GroupResult",
     "HostKeyError",
     "Responder",
     "Result",
     "Secret",
+    "SerialGroup",
     "StreamWatcher",
+    "ThreadingGroup",
     "UnexpectedExit",
 ]

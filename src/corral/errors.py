@@ -18,10 +18,12 @@ CorralError
 │   │   ├── UnexpectedExit             non-zero exit status (and warn=False)
 │   │   ├── AuthFailure                sudo refused: wrong or missing password, not allowed
 │   │   └── CommandTimedOut(TimeoutError)
-│   └── TransferError                  .local, .remote: put/get failed, the target left as it was
-│       ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
-│       └── ValidationError            .result: the validate command rejected the new file
-└── (GroupException, with the fleet engine)
+│   ├── TransferError                  .local, .remote: put/get failed, the target left as it was
+│   │   ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
+│   │   └── ValidationError            .result: the validate command rejected the new file
+│   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
+│   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
+└── GroupException                     .result: GroupResult; str() is a per-host summary
 ```
 
 Messages say what happened, to which host, and what to do next. Secrets never appear in them.
@@ -32,7 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .result import Result
+    from .result import GroupResult, Result
 
 
 class CorralError(Exception):
@@ -225,6 +227,24 @@ class ValidationError(TransferError):
         self.result = result
 
 
+class HostTimeout(HostError, TimeoutError):
+    """A host did not finish its share of a group call within `host_timeout`."""
+
+
+class HostSkipped(HostError):
+    """A host of a group call was never started; `reason` says why."""
+
+    skipped = True
+
+
+class GroupException(CorralError):
+    """Some hosts of a group call failed; `result` is the whole GroupResult."""
+
+    def __init__(self, result: GroupResult) -> None:
+        super().__init__(result.summary())
+        self.result = result
+
+
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
@@ -238,9 +258,12 @@ __all__ = [
     "Failure",
     "ForwardError",
     "GatewayError",
+    "GroupException",
     "HandshakeError",
     "HostError",
     "HostKeyError",
+    "HostSkipped",
+    "HostTimeout",
     "HostUnreachable",
     "InvalidHostError",
     "KeyFileError",

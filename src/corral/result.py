@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -137,3 +139,136 @@ class RsyncResult:
             f"<RsyncResult host={self.host!r} source={self.source!r} target={self.target!r} "
             f"changed={len(self.changed)} exited={self.exited}>"
         )
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+def compress_hosts(names: Iterable[str]) -> str:
+    """Write host names compactly: web01..web03 and web07 become `web[01-03,07]`."""
+    families: dict[tuple[str, str, int], list[int]] = {}
+    plain: list[str] = []
+    for name in names:
+        match = _NUMBERED.match(name)
+        if match is None:
+            plain.append(name)
+            continue
+        head, digits, tail = match.groups()
+        width = len(digits) if digits.startswith("0") else 0
+        families.setdefault((head, tail, width), []).append(int(digits))
+    parts = list(plain)
+    for (head, tail, width), numbers in families.items():
+        numbers = sorted(set(numbers))
+        if len(numbers) == 1:
+            parts.append(f"{head}{numbers[0]:0{width}d}{tail}")
+            continue
+        runs: list[str] = []
+        start = previous = numbers[0]
+        for number in [*numbers[1:], None]:
+            if number is not None and number == previous + 1:
+                previous = number
+                continue
+            first, last = f"{start:0{width}d}", f"{previous:0{width}d}"
+            runs.append(first if start == previous else f"{first}-{last}")
+            if number is not None:
+                start = previous = number
+        parts.append(f"{head}[{','.join(runs)}]{tail}")
+    return ",".join(parts)
+
+
+def _host_of(connection: Any) -> str:
+    return str(getattr(connection, "original_host", connection))
+
+
+class GroupResult(dict[Any, "Result | BaseException"]):
+    """What a group call did on every host: Connection -> Result or the exception it raised.
+
+    Every host of the group is a key, whatever happened to it: hosts never started (rolling
+    limits, Ctrl-C) map to a `corral.errors.HostSkipped`.
+    """
+
+    def __init__(self, *args: Any, duration: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.duration = duration
+
+    @property
+    def succeeded(self) -> dict[Any, Result]:
+        """Hosts whose value is a Result (with warn=True that includes non-zero exits)."""
+        return {c: v for c, v in self.items() if isinstance(v, Result)}
+
+    @property
+    def failed(self) -> dict[Any, BaseException]:
+        """Hosts that raised (command failure, connection error, timeout); not skipped ones."""
+        return {
+            c: v
+            for c, v in self.items()
+            if isinstance(v, BaseException) and not getattr(v, "skipped", False)
+        }
+
+    @property
+    def skipped(self) -> dict[Any, BaseException]:
+        """Hosts that were never started, with the reason."""
+        return {
+            c: v
+            for c, v in self.items()
+            if isinstance(v, BaseException) and getattr(v, "skipped", False)
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """Return one plain dict per host (for JSON): host, ok, exited, stdout, stderr, ..."""
+        out = []
+        for connection, value in self.items():
+            result = value if isinstance(value, Result) else getattr(value, "result", None)
+            skipped = bool(getattr(value, "skipped", False))
+            out.append(
+                {
+                    "host": _host_of(connection),
+                    "ok": isinstance(value, Result) and value.ok,
+                    "exited": result.exited if isinstance(result, Result) else None,
+                    "stdout": result.stdout if isinstance(result, Result) else "",
+                    "stderr": result.stderr if isinstance(result, Result) else "",
+                    "duration": round(result.duration, 3) if isinstance(result, Result) else None,
+                    "error": None if isinstance(value, Result) else str(value),
+                    "error_type": None if isinstance(value, Result) else type(value).__name__,
+                    "skipped": skipped,
+                }
+            )
+        return out
+
+    def grouped_output(self) -> list[tuple[list[str], str]]:
+        """Group hosts whose stdout is identical: [(host names, output)], biggest group first."""
+        groups: dict[str, list[str]] = {}
+        for connection, value in self.items():
+            if isinstance(value, Result):
+                groups.setdefault(value.stdout, []).append(_host_of(connection))
+        return sorted(((hosts, text) for text, hosts in groups.items()), key=lambda g: -len(g[0]))
+
+    def summary(self) -> str:
+        """Return a readable per-host summary: counts, then each failed and skipped host."""
+        ok = sum(1 for v in self.values() if isinstance(v, Result) and v.ok)
+        warned = sum(1 for v in self.values() if isinstance(v, Result) and not v.ok)
+        failed, skipped = self.failed, self.skipped
+        counts = [f"{ok} ok"]
+        if warned:
+            counts.append(f"{warned} exited non-zero (warn)")
+        counts += [f"{len(failed)} failed", f"{len(skipped)} skipped"]
+        lines = [f"{len(self)} hosts: {', '.join(counts)} in {self.duration:.1f} s"]
+        if failed:
+            lines.append("failed:")
+            lines += [f"  {_host_of(c)}: {_one_line(e)}" for c, e in failed.items()]
+        if skipped:
+            reasons: dict[str, list[str]] = {}
+            for c, e in skipped.items():
+                reasons.setdefault(str(getattr(e, "reason", e)), []).append(_host_of(c))
+            lines.append("skipped:")
+            lines += [f"  {compress_hosts(h)} ({len(h)}): {r}" for r, h in reasons.items()]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<GroupResult {self.summary().splitlines()[0]}>"
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of an error's message, without its host prefix."""
+    text = str(getattr(error, "reason", "") or error).splitlines()
+    return text[0] if text else type(error).__name__
