@@ -12,14 +12,14 @@ import os
 import secrets
 import shlex
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ..config import Config, Secret
 from ..config.secret import reveal
 from ..errors import ConfigError, ConnectError, ConnectionLost, GatewayError
-from ..result import Result
+from ..result import Result, RsyncResult
 from ..runner.command import (
     RUN_ID_VAR,
     Command,
@@ -42,7 +42,7 @@ from ..transport.sshconfig import (
     HostConfig,
     lookup,
 )
-from . import forward
+from . import forward, rsync
 from .hoststring import parse_host_string, parse_port
 
 #: Fabric's connect_kwargs keys corral understands (paramiko names, mapped onto asyncssh).
@@ -61,6 +61,9 @@ CONNECT_KWARGS = frozenset(
     }
 )
 
+
+#: Handshakes tunnelled through one bastion at once (FIELD-NOTES: 8 per destination: none lost).
+BASTION_HANDSHAKES = 8
 
 #: ProxyJump hops in use, by chain: connections naming the same bastion share its connection.
 _SHARED_HOPS: weakref.WeakValueDictionary[tuple[object, ...], Connection] = (
@@ -169,6 +172,7 @@ class Connection:
         self._shared = False  # a ProxyJump hop shared by every connection naming it
         self._tunnel_users = 0  # connections currently tunnelling through this one
         self._uses_gateway = False
+        self._handshakes: asyncio.Semaphore | None = None
         self._transport: SSHTransport | None = None
         self._opening: asyncio.Lock | None = None
         self._cwd: list[str] = []
@@ -219,6 +223,12 @@ class Connection:
             self._uses_gateway = True
             gateway._tunnel_users += 1
         return tunnel
+
+    def _handshake_slots(self) -> asyncio.Semaphore:
+        """Admission for handshakes tunnelled through this connection (as a bastion)."""
+        if self._handshakes is None:
+            self._handshakes = asyncio.Semaphore(BASTION_HANDSHAKES)
+        return self._handshakes
 
     async def _release_gateway(self) -> None:
         gateway = self.gateway
@@ -325,11 +335,15 @@ class Connection:
             if transport is not None:  # dropped since last use: reconnect (nothing was running)
                 transport.close()
                 self._transport = None
-            tunnel = None
-            if isinstance(self.gateway, Connection):
-                tunnel = await self._open_gateway(self.gateway)
-            via = self.gateway.original_host if isinstance(self.gateway, Connection) else None
-            self._transport = await SSHTransport.connect(self._target(), tunnel=tunnel, via=via)
+            gateway = self.gateway if isinstance(self.gateway, Connection) else None
+            if gateway is None:
+                self._transport = await SSHTransport.connect(self._target())
+                return self._transport
+            tunnel = await self._open_gateway(gateway)
+            async with gateway._handshake_slots():  # admitted at a bounded rate per bastion
+                self._transport = await SSHTransport.connect(
+                    self._target(), tunnel=tunnel, via=gateway.original_host
+                )
             return self._transport
 
     async def close(self) -> None:
@@ -496,6 +510,41 @@ class Connection:
 
         return await run_process(
             spawn, options, command=text, display=text, host="local", connection=self._public
+        )
+
+    async def rsync(
+        self,
+        source: str | os.PathLike[str],
+        target: str,
+        *,
+        delete: bool = False,
+        exclude: Sequence[str] = (),
+        rsync_opts: str | Sequence[str] = (),
+        ssh_opts: str | Sequence[str] = (),
+        upload: bool = True,
+        archive: bool = True,
+        checksum: bool = False,
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> RsyncResult:
+        """Sync `source` here to `target` there (upload=False: the other way) with rsync.
+
+        rsync runs locally over OpenSSH with this connection's settings (user, port, keys,
+        known_hosts, gateways) and reports what changed.
+        """
+        return await rsync.rsync(
+            self,
+            source,
+            target,
+            delete=delete,
+            exclude=exclude,
+            rsync_opts=rsync_opts,
+            ssh_opts=ssh_opts,
+            upload=upload,
+            archive=archive,
+            checksum=checksum,
+            dry_run=dry_run,
+            timeout=timeout,
         )
 
     def forward_local(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ..config import Config, Secret
 from ..remote.connection import Connection as AsyncConnection
-from ..result import Result
+from ..result import Result, RsyncResult
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
 from .portal import portal
@@ -140,6 +141,37 @@ class Connection:
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
         return portal.call(self._async.local, command, **kwargs)
+
+    def rsync(
+        self,
+        source: str | os.PathLike[str],
+        target: str,
+        *,
+        delete: bool = False,
+        exclude: Sequence[str] = (),
+        rsync_opts: str | Sequence[str] = (),
+        ssh_opts: str | Sequence[str] = (),
+        upload: bool = True,
+        archive: bool = True,
+        checksum: bool = False,
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> RsyncResult:
+        """Sync `source` here to `target` there (upload=False: the other way) with rsync."""
+        return portal.call(
+            self._async.rsync,
+            source,
+            target,
+            delete=delete,
+            exclude=exclude,
+            rsync_opts=rsync_opts,
+            ssh_opts=ssh_opts,
+            upload=upload,
+            archive=archive,
+            checksum=checksum,
+            dry_run=dry_run,
+            timeout=timeout,
+        )
 
     def forward_local(
         self,

@@ -140,6 +140,8 @@ class SSHTransport:
             options["agent_path"] = None
         elif target.agent_path:
             options["agent_path"] = target.agent_path
+        if target.verifier.host != target.hostname:  # HostKeyAlias: keys are filed under it
+            options["host_key_alias"] = target.verifier.host
         if target.login_timeout is not None:
             options["login_timeout"] = target.login_timeout
         if tunnel is not None:

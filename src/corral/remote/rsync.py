@@ -1,0 +1,472 @@
+"""`rsync`: mirror a tree to or from a host with the local rsync binary, over OpenSSH.
+
+The Connection's SSH settings (user, port, keys, known_hosts and policy, every gateway hop)
+are written to a private ssh_config, one Host block per hop, and rsync runs `ssh -F` on it:
+rsync's ssh connects the way corral would, and never reads the user's ~/.ssh/config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError, HostError, KeyFileError
+from ..result import RsyncResult
+from ..transport.ssh import ConnectTarget
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+TARGET_ALIAS = "corral-target"
+HOP_ALIAS = "corral-hop-{}"  # numbered from 1, the hop nearest this machine
+MAX_HOPS = 16
+KILL_GRACE = 2.0  # seconds between SIGTERM (rsync removes its partial files) and SIGKILL
+
+# asyncssh's default client keys (load_default_keypairs), looked for when none are configured.
+_DEFAULT_KEYS = (
+    "id_ed25519_sk",
+    "id_ecdsa_sk",
+    "id_ed448",
+    "id_ed25519",
+    "id_ecdsa",
+    "id_rsa",
+    "id_dsa",
+)
+
+_STRICT = {"strict": "yes", "accept-new": "accept-new", "ignore": "no"}
+
+# rsync's exit codes (rsync(1), EXIT VALUES) that need a word of explanation.
+_EXIT_MEANINGS = {
+    1: "syntax or usage error",
+    2: "protocol incompatibility",
+    3: "errors selecting input/output files or directories",
+    5: "error starting the client-server protocol",
+    10: "error in socket I/O",
+    11: "error in file I/O",
+    12: "error in the rsync protocol data stream",
+    20: "received SIGUSR1 or SIGINT",
+    23: "partial transfer due to error",
+    24: "partial transfer: some source files vanished",
+    30: "timeout in data send/receive",
+    35: "timeout waiting for daemon connection",
+    255: "ssh failed",
+}
+
+# One --itemize-changes line, `%i %n`: YXcstpoguax (11 characters), a space, the name.
+_ITEM = re.compile(r"([<>ch.])([fdLDS])(.{9}) (.*)", re.DOTALL)
+_DELETED = "*deleting   "  # "%i" is "*deleting" padded to 11 characters, then the space
+_PLAIN = re.compile(r"[\w@%+=:,./-]+")  # needs no quotes in rsync's -e command
+_ESCAPE = re.compile(rb"\\#([0-7]{3})")  # rsync writes unprintable bytes as \#ooo
+
+
+class RsyncError(HostError):
+    """rsync exited with a non-zero status; `result` holds its command and output."""
+
+    def __init__(self, result: RsyncResult, message: str) -> None:
+        super().__init__(result.host, message)
+        self.result = result
+
+
+class RsyncTimedOut(RsyncError, TimeoutError):
+    """rsync ran longer than its timeout; its process group was killed."""
+
+    def __init__(self, result: RsyncResult, timeout: float) -> None:
+        super().__init__(
+            result,
+            f"rsync timed out after {timeout:g} s and was stopped: {shlex.join(result.command)}"
+            + _stderr_tail(result.stderr),
+        )
+        self.timeout = timeout
+
+
+# ---------------------------------------------------------------------- the ssh side
+
+
+def connection_chain(conn: Connection) -> list[ConnectTarget]:
+    """Return the ConnectTarget of every hop to `conn`, the first hop first, `conn` last."""
+    chain: list[ConnectTarget] = []
+    seen: set[int] = set()
+    hop: Connection | str | None = conn
+    while hop is not None and not isinstance(hop, str):
+        if id(hop) in seen or len(chain) >= MAX_HOPS:
+            raise ConfigError(f"{conn.original_host}: gateway chain loops or exceeds {MAX_HOPS}")
+        seen.add(id(hop))
+        chain.append(hop._target())
+        hop = hop.gateway
+    return chain[::-1]
+
+
+def _default_key_exists() -> bool:
+    return any(os.path.isfile(os.path.expanduser(f"~/.ssh/{name}")) for name in _DEFAULT_KEYS)
+
+
+def check_credentials(target: ConnectTarget) -> None:
+    """Refuse what ssh in batch mode cannot use: a password alone, an in-memory key."""
+    if "client_keys" in target.extra:  # corral puts connect_kwargs pkey there
+        raise ConfigError(
+            f"{target.label}: rsync's ssh cannot use an in-memory key (connect_kwargs pkey); "
+            "give its file as key_filename, or load it into ssh-agent"
+        )
+    for path in target.client_keys or ():
+        if not os.path.isfile(path):
+            raise KeyFileError(target.label, f"key file {path} does not exist")
+        if not os.access(path, os.R_OK):
+            raise KeyFileError(target.label, f"key file {path} is not readable")
+    has_agent = target.use_agent and bool(target.agent_path or os.environ.get("SSH_AUTH_SOCK"))
+    if target.password is not None and not (target.client_keys or has_agent):
+        if not _default_key_exists():
+            raise ConfigError(
+                f"{target.label}: rsync runs ssh in batch mode, which cannot send a password, "
+                "and this connection has no key: password-only authentication is not "
+                "supported for rsync; use a key (connect_kwargs key_filename, or IdentityFile "
+                "in ssh_config) or an ssh-agent"
+            )
+
+
+def _value(value: str, *, tokens: bool = False) -> str:
+    """Quote one ssh_config argument; with `tokens`, keep ssh from expanding % in it."""
+    if any(char in value for char in "\n\r\0"):
+        raise ConfigError(f"ssh_config value {value!r} contains a line break or NUL")
+    if tokens:
+        value = value.replace("%", "%%")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _seconds(value: float, *, minimum: int = 0) -> str:
+    return str(max(minimum, math.ceil(value)))
+
+
+def host_block(alias: str, target: ConnectTarget, proxy_command: str | None) -> str:
+    """Return the ssh_config `Host` block that reaches `target` as `alias`.
+
+    `proxy_command` is written as is: ssh expands its %h and %p.
+    """
+    try:
+        return _host_block(alias, target, proxy_command)
+    except ConfigError as exc:
+        raise ConfigError(f"{target.label}: {exc}") from None
+
+
+def _host_block(alias: str, target: ConnectTarget, proxy_command: str | None) -> str:
+    verifier = target.verifier
+    lines = [
+        f"Host {alias}",
+        f"  HostName {_value(target.hostname, tokens=True)}",
+        f"  Port {target.port}",
+        f"  User {_value(target.user)}",
+        "  BatchMode yes",  # never prompt: no password, passphrase or host key question
+        "  PasswordAuthentication no",
+        "  KbdInteractiveAuthentication no",
+    ]
+    lines += [
+        f"  IdentityFile {_value(os.path.abspath(p), tokens=True)}"
+        for p in target.client_keys or ()
+    ]
+    if not target.use_agent:  # IdentitiesOnly in ssh_config, or allow_agent=False
+        lines += ["  IdentitiesOnly yes", "  IdentityAgent none"]
+    elif target.agent_path:
+        lines.append(f"  IdentityAgent {_value(target.agent_path, tokens=True)}")
+    lines.append(f"  ForwardAgent {'yes' if target.forward_agent else 'no'}")
+    if verifier.policy == "ignore":
+        lines += ["  UserKnownHostsFile /dev/null", "  GlobalKnownHostsFile /dev/null"]
+    else:
+        # accept-new records keys in the first file, as corral records them in write_file.
+        files = list(dict.fromkeys([verifier.write_file, *verifier.files]))
+        lines.append("  UserKnownHostsFile " + " ".join(_value(f, tokens=True) for f in files))
+        lines.append("  GlobalKnownHostsFile /dev/null")  # corral's files include the global ones
+        lines.append(f"  HashKnownHosts {'yes' if verifier.hash_new else 'no'}")
+    lines.append(f"  StrictHostKeyChecking {_STRICT[verifier.policy]}")
+    # corral checks the key under the host's name only, and never rewrites known_hosts
+    lines += ["  CheckHostIP no", "  UpdateHostKeys no"]
+    if verifier.host != target.hostname:  # ssh_config HostKeyAlias, looked up as ssh does
+        lines.append(f"  HostKeyAlias {_value(verifier.host)}")
+    lines.append(f"  ConnectTimeout {_seconds(target.connect_timeout, minimum=1)}")
+    lines.append(f"  ServerAliveInterval {_seconds(target.keepalive_interval)}")
+    lines.append(f"  ServerAliveCountMax {max(1, target.keepalive_count_max)}")
+    if proxy_command is not None:
+        if any(char in proxy_command for char in "\n\r\0"):
+            raise ConfigError(f"ProxyCommand {proxy_command!r} contains a line break or NUL")
+        lines.append(f"  ProxyCommand {proxy_command}")  # ssh takes the rest of the line as is
+    return "\n".join(lines) + "\n"
+
+
+def ssh_config_text(chain: Sequence[ConnectTarget], *, ssh: str, config_path: str) -> str:
+    """Return an ssh_config with one Host block per hop; the last (the target) is TARGET_ALIAS.
+
+    Each hop after the first is reached through the one before it by `ssh -F config_path -W`
+    (what ProxyJump does, with the ssh binary and the path quoted for the shell).
+    """
+    blocks = ["# written by corral for one rsync run; removed afterwards\n"]
+    previous: str | None = None
+    for index, target in enumerate(chain, 1):
+        alias = TARGET_ALIAS if index == len(chain) else HOP_ALIAS.format(index)
+        if previous is not None:
+            quoted = [shlex.quote(word).replace("%", "%%") for word in (ssh, config_path)]
+            proxy: str | None = f"{quoted[0]} -F {quoted[1]} -W '[%h]:%p' {previous}"
+        elif target.proxy_command is not None:  # a ProxyCommand gateway, already expanded
+            proxy = target.proxy_command.replace("%", "%%")
+        else:
+            proxy = None
+        blocks.append(host_block(alias, target, proxy))
+        previous = alias
+    return "\n".join(blocks)
+
+
+def _rsync_word(arg: str) -> str:
+    """Quote one word of rsync's -e command (rsync splits it; '' inside '...' is a quote)."""
+    if _PLAIN.fullmatch(arg):
+        return arg
+    return "'" + arg.replace("'", "''") + "'"
+
+
+def remote_shell(ssh: str, config_path: str, ssh_opts: Sequence[str] = ()) -> str:
+    """Return rsync's -e value: ssh on the generated config, plus the caller's options."""
+    return " ".join(_rsync_word(arg) for arg in [ssh, "-F", config_path, *ssh_opts])
+
+
+# ---------------------------------------------------------------------- the rsync side
+
+
+def _local_path(path: str) -> str:
+    """Keep rsync from reading a local `name:rest` as a remote host."""
+    if not path:
+        raise ConfigError("rsync: the local path is empty")
+    head = path.split("/", 1)[0]
+    return f"./{path}" if ":" in head else path
+
+
+def _words(value: str | Sequence[str]) -> list[str]:
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def rsync_command(
+    *,
+    rsync: str,
+    shell: str,
+    source: str,
+    target: str,
+    upload: bool = True,
+    delete: bool = False,
+    exclude: Sequence[str] = (),
+    rsync_opts: str | Sequence[str] = (),
+    archive: bool = True,
+    checksum: bool = False,
+    dry_run: bool = False,
+) -> list[str]:
+    """Return the rsync argv; the remote end is `TARGET_ALIAS:path`."""
+    argv = [rsync]
+    argv += ["--archive"] if archive else []
+    argv += ["--checksum"] if checksum else []
+    argv += ["--dry-run"] if dry_run else []
+    argv += ["--delete"] if delete else []
+    argv += [f"--exclude={pattern}" for pattern in exclude]
+    argv += _words(rsync_opts)
+    # After the caller's options, so that ours decide what stdout holds.
+    argv += ["--protect-args", "--itemize-changes", "--out-format=%i %n", "--rsh", shell]
+    if upload:
+        ends = [_local_path(source), f"{TARGET_ALIAS}:{target}"]
+    else:
+        ends = [f"{TARGET_ALIAS}:{source}", _local_path(target)]
+    return [*argv, "--", *ends]
+
+
+def _unescape(name: str) -> str:
+    raw = name.encode("utf-8", "surrogateescape")
+    raw = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 8)]), raw)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def parse_itemized(stdout: str) -> tuple[list[str], list[str]]:
+    """Return (changed, deleted) from rsync's `%i %n` lines; other lines are ignored.
+
+    Changed are the paths sent, received, created (directories, links, devices), hard-linked
+    or deleted; a `.` line (attributes only: times, permissions, owner) is not a change.
+    """
+    changed: list[str] = []
+    deleted: list[str] = []
+    for line in stdout.split("\n"):
+        line = line.rstrip("\r")
+        if line.startswith(_DELETED):
+            name = _unescape(line[len(_DELETED) :])
+            changed.append(name)
+            deleted.append(name)
+            continue
+        match = _ITEM.fullmatch(line)
+        if match and match.group(1) != ".":
+            changed.append(_unescape(match.group(4)))
+    return changed, deleted
+
+
+# ---------------------------------------------------------------------- running it
+
+
+def _stderr_tail(stderr: str, lines: int = 10) -> str:
+    tail = stderr.rstrip("\n").splitlines()[-lines:]
+    if not tail:
+        return ""
+    return f"\nstderr (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
+
+
+def _hint(stderr: str, chain: Sequence[ConnectTarget]) -> str:
+    """Say what to do next for the failures ssh reports in a known way."""
+    if "Host key verification failed" in stderr:
+        files = sorted({f for t in chain for f in t.verifier.files if os.path.exists(f)})
+        where = ", ".join(files) or "no known_hosts file exists"
+        return (
+            f"; ssh could not verify a host key (known_hosts: {where}): verify the fingerprint "
+            "and add it, or set host_key_policy='accept-new'"
+        )
+    if "Permission denied" in stderr:
+        passphrase = any(t.passphrase is not None for t in chain)
+        return "; ssh authentication failed (keys and agent only" + (
+            ", and it cannot decrypt a key with connect_kwargs passphrase: use ssh-agent)"
+            if passphrase
+            else ")"
+        )
+    if any(text in stderr for text in ("administratively prohibited", "forwarding failed")):
+        return "; a gateway refused to forward the connection"
+    return ""
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def _drain(stream: asyncio.StreamReader | None, sink: bytearray) -> None:
+    while stream is not None and (chunk := await stream.read(64 * 1024)):
+        sink += chunk
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop rsync and its ssh (one process group): TERM, then KILL after a grace period."""
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), KILL_GRACE)
+    except asyncio.TimeoutError:
+        _signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+    _signal_group(process.pid, signal.SIGKILL)  # an ssh or ProxyCommand that outlived rsync
+
+
+async def _execute(argv: Sequence[str], timeout: float | None) -> tuple[int, bytes, bytes, bool]:
+    """Run argv in its own process group; return (status, stdout, stderr, timed_out)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # one group: a timeout or cancel stops rsync and its ssh
+    )
+    out, err = bytearray(), bytearray()
+    timed_out = False
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(
+                _drain(process.stdout, out), _drain(process.stderr, err), process.wait()
+            ),
+            timeout,
+        )
+    except asyncio.TimeoutError:
+        timed_out = True
+    finally:
+        if process.returncode is None:
+            await _stop(process)
+    assert process.returncode is not None
+    return process.returncode, bytes(out), bytes(err), timed_out
+
+
+async def rsync(
+    conn: Connection,
+    source: str | os.PathLike[str],
+    target: str,
+    *,
+    delete: bool = False,
+    exclude: Sequence[str] = (),
+    rsync_opts: str | Sequence[str] = (),
+    ssh_opts: str | Sequence[str] = (),
+    upload: bool = True,
+    archive: bool = True,
+    checksum: bool = False,
+    dry_run: bool = False,
+    timeout: float | None = None,
+) -> RsyncResult:
+    """Copy `source` to `target` with the local rsync over ssh, as `conn` would connect.
+
+    Args:
+        source: the local path (upload) or the remote one (`upload=False`); a trailing
+            slash copies a directory's contents, as in rsync.
+        target: the remote path (upload) or the local one (`upload=False`).
+        rsync_opts: extra rsync arguments (a string is split like a shell would).
+        ssh_opts: extra arguments for the ssh that reaches the host (not the gateways).
+        timeout: seconds before rsync is stopped and RsyncTimedOut raised.
+    """
+    if isinstance(exclude, str):
+        exclude = [exclude]  # one pattern, not one per character
+    rsync_binary = shutil.which("rsync")
+    ssh_binary = shutil.which("ssh")
+    if rsync_binary is None or ssh_binary is None:
+        missing = "rsync" if rsync_binary is None else "ssh"
+        raise ConfigError(f"rsync needs the local {missing} command, which is not on PATH")
+    chain = connection_chain(conn)
+    for hop in chain:
+        check_credentials(hop)
+    source_text, target_text = os.fspath(source), os.fspath(target)
+    with tempfile.TemporaryDirectory(prefix="corral-rsync-") as directory:  # mode 0700
+        config_path = os.path.join(directory, "ssh_config")
+        _write_private(config_path, ssh_config_text(chain, ssh=ssh_binary, config_path=config_path))
+        argv = rsync_command(
+            rsync=rsync_binary,
+            shell=remote_shell(ssh_binary, config_path, _words(ssh_opts)),
+            source=source_text,
+            target=target_text,
+            upload=upload,
+            delete=delete,
+            exclude=exclude,
+            rsync_opts=rsync_opts,
+            archive=archive,
+            checksum=checksum,
+            dry_run=dry_run,
+        )
+        status, out, err, timed_out = await _execute(argv, timeout)
+    changed, deleted = parse_itemized(out.decode("utf-8", "surrogateescape"))
+    result = RsyncResult(
+        source=source_text,
+        target=target_text,
+        connection=conn._public,
+        host=conn.original_host,
+        command=argv,
+        changed=changed,
+        deleted=deleted,
+        exited=status,
+        stdout=out.decode("utf-8", "replace"),
+        stderr=err.decode("utf-8", "replace"),
+    )
+    if timed_out:
+        assert timeout is not None
+        raise RsyncTimedOut(result, timeout)
+    if status != 0:
+        meaning = _EXIT_MEANINGS.get(status, "see rsync(1), EXIT VALUES")
+        raise RsyncError(
+            result,
+            f"rsync exited with status {status} ({meaning}): {shlex.join(argv)}"
+            + _hint(result.stderr, chain)
+            + _stderr_tail(result.stderr),
+        )
+    return result
