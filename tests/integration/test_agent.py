@@ -271,3 +271,31 @@ def test_forward_agent_from_config_for_one_host_only(fleet: SSHDFleet, agent: Ag
     with Connection(fleet.hosts[0].alias, config=config) as c:
         listed = c.run("ssh-add -l", hide=True).stdout
     assert _fingerprint(fleet.key_path) in listed
+
+
+def test_look_for_keys_false_never_reads_default_key_files(
+    fleet: SSHDFleet, tmp_path: Path
+) -> None:
+    # A usable key at ~/.ssh/id_ed25519 must not be tried when look_for_keys=False.
+    home = Path(os.environ["HOME"])
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(exist_ok=True)
+    default_key = ssh_dir / "id_ed25519"
+    shutil.copy(fleet.key_path, default_key)
+    default_key.chmod(0o600)
+    host = fleet.hosts[0]
+    config_file = tmp_path / "ssh_config"
+    config_file.write_text(f"Host *\n  UserKnownHostsFile {fleet.known_hosts_path}\n")
+    config = Config(overrides={"ssh_config_path": str(config_file)})
+    try:
+        with Connection(host.host_string, config=config) as c:  # defaults: the key is found
+            c.run("true")
+        strict = Connection(
+            host.host_string,
+            config=config,
+            connect_kwargs={"look_for_keys": False, "allow_agent": False},
+        )
+        with pytest.raises(AuthenticationError):
+            strict.run("true")
+    finally:
+        default_key.unlink()

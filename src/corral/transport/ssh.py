@@ -79,6 +79,17 @@ class _Client(asyncssh.SSHClient):
         self.lost_reason = exc
 
 
+async def _agent(target: ConnectTarget) -> asyncssh.SSHAgentClient | None:
+    """Connect to the ssh-agent the target uses, or None when there is none to reach."""
+    path = target.agent_path or os.environ.get("SSH_AUTH_SOCK")
+    if not path:
+        return None
+    try:
+        return await asyncssh.connect_agent(path)
+    except (OSError, asyncssh.Error):
+        return None
+
+
 def _check_key_files(target: ConnectTarget) -> None:
     for path in target.client_keys or ():
         if not os.path.isfile(path):
@@ -127,7 +138,14 @@ class SSHTransport:
             "client_factory": lambda: client,
             "encoding": None,  # bytes on the wire: one odd byte must not kill the connection
         }
-        if target.client_keys is not None:
+        agent = None
+        if target.client_keys == []:
+            # No key files (look_for_keys=False): asyncssh would read ~/.ssh/id_* for an empty
+            # list, so hand it the agent's keys, or nothing.
+            agent = await _agent(target) if target.use_agent else None
+            keys = await agent.get_keys() if agent is not None else []
+            options["client_keys"] = list(keys) or None
+        elif target.client_keys is not None:
             options["client_keys"] = list(target.client_keys)
         if target.passphrase is not None:
             options["passphrase"] = reveal(target.passphrase)
@@ -171,6 +189,9 @@ class SSHTransport:
                     target.label,
                     f"ProxyCommand {target.proxy_command!r} could not start: {exc.strerror}",
                 ) from None
+            finally:
+                if agent is not None:
+                    agent.close()
         log.debug("%s: connected to %s", target.label, target.where)
         return cls(target, conn, client)
 
