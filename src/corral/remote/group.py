@@ -126,6 +126,9 @@ class Group:
         )
         #: The result of the latest call, filled in as hosts finish (also after Ctrl-C).
         self.last_result: GroupResult | None = None
+        #: Called with (host, state) as hosts start ("running") and end ("ok", "failed",
+        #: "skipped"): for progress displays.
+        self.on_progress: Callable[[str, str], None] | None = None
 
     @classmethod
     def from_connections(cls, connections: Sequence[Connection], **limits: Any) -> Group:
@@ -229,7 +232,14 @@ class Group:
         result = GroupResult()
         self.last_result = result
 
-        def publish() -> None:
+        def record(index: int, outcome: Result | BaseException) -> None:
+            outcomes[index] = outcome
+            result[connections[index]._public] = outcome  # live view; ordered at the end
+            result.duration = time.monotonic() - started
+            if self.on_progress is not None:
+                self.on_progress(connections[index].original_host, _state_of(outcome))
+
+        def publish() -> None:  # every host in group order
             result.clear()
             for index, conn in enumerate(connections):
                 if index in outcomes:
@@ -239,14 +249,15 @@ class Group:
         async def one(index: int, conn: Connection) -> None:
             async with slots:
                 if state["stop"] is not None:
-                    outcomes[index] = HostSkipped(conn.original_host, state["stop"])
+                    record(index, HostSkipped(conn.original_host, state["stop"]))
                     return
+                if self.on_progress is not None:
+                    self.on_progress(conn.original_host, "running")
                 try:
                     outcome: Result | BaseException = await self._host(conn, op, policy, handshakes)
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
                     outcome = exc
-                outcomes[index] = outcome
-                publish()
+                record(index, outcome)
                 if isinstance(outcome, BaseException):
                     state["failures"] += 1
                     if limit is not None and state["failures"] > limit and state["stop"] is None:
@@ -259,7 +270,7 @@ class Group:
         for wave in waves:
             if state["stop"] is not None:
                 for index in wave:
-                    outcomes[index] = HostSkipped(connections[index].original_host, state["stop"])
+                    record(index, HostSkipped(connections[index].original_host, state["stop"]))
                 continue
             tasks = [asyncio.ensure_future(one(i, connections[i])) for i in wave]
             try:
@@ -318,6 +329,12 @@ class Group:
                 f"did not finish within host_timeout={policy.host_timeout:g} s; "
                 "its command was stopped",
             ) from None
+
+
+def _state_of(outcome: Result | BaseException) -> str:
+    if isinstance(outcome, Result):
+        return "ok" if outcome.ok else "failed"
+    return "skipped" if getattr(outcome, "skipped", False) else "failed"
 
 
 class SerialGroup(Group):
