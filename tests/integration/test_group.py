@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import corral.aio
+import corral.errors
 from corral import (
     Config,
     Connection,
@@ -243,3 +244,20 @@ def test_two_hundred_hosts_with_a_concurrency_limit(make_fleet) -> None:  # type
     result = asyncio.run(main())
     assert len(result) == 200
     assert [r.stdout.strip() for r in result.values()] == [h.address for h in big.hosts]
+
+
+def test_group_put_and_get_with_host_placeholders(
+    fleet: SSHDFleet, config: Config, tmp_path: Path
+) -> None:
+    local = tmp_path / "app.conf"
+    local.write_text("setting = 1\n")
+    with Group(*(h.alias for h in fleet.hosts), config=config) as group:
+        pushed = group.put(str(local), "app.conf")
+        assert all(r.remote.endswith("/app.conf") for r in pushed.values())
+        got = group.get("app.conf", str(tmp_path / "back" / "{host}" / "app.conf"))
+        with pytest.raises(corral.errors.ConfigError, match="host"):
+            group.get("app.conf", str(tmp_path / "same.conf"))
+    assert len(got) == 3
+    for host in fleet.hosts:
+        copy = tmp_path / "back" / host.address / "app.conf"
+        assert copy.read_text() == "setting = 1\n"  # (the fleet's hosts share one home)

@@ -34,8 +34,8 @@ def render_text(result: GroupResult, console: Console, *, show_output: bool = Tr
             console.print(Text.assemble((label, "bold"), ":"))
             console.print(Text(_block(text)), markup=False, highlight=False)
     for connection, error in result.failed.items():
-        line = Text.assemble((f"{_host(connection)}: ", "bold red"), _first_line(error))
-        console.print(line, markup=False, highlight=False)
+        heading = Text.assemble((f"{_host(connection)}: ", "bold red"), _first_line(error))
+        console.print(heading, markup=False, highlight=False)
         detail = getattr(getattr(error, "result", None), "stderr", "")
         if detail:
             console.print(Text(_block(detail), style="dim"), markup=False, highlight=False)

@@ -14,12 +14,12 @@ import shlex
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import IO, Any, Literal
 
 from ..config import Config, Secret
 from ..config.secret import reveal
 from ..errors import ConfigError, ConnectError, ConnectionLost, GatewayError
-from ..result import Result, RsyncResult
+from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
     Command,
@@ -30,7 +30,8 @@ from ..runner.command import (
     kill_script,
     wrap,
 )
-from ..runner.local import LocalProcess
+from ..runner.dry import dry_result
+from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
 from ..runner.sudo import SudoGuard, new_nonce, sudo_command
@@ -42,8 +43,9 @@ from ..transport.sshconfig import (
     HostConfig,
     lookup,
 )
-from . import forward, rsync
+from . import forward, rsync, transfer
 from .hoststring import parse_host_string, parse_port
+from .transfer import LocalPath, ProgressCallback
 
 #: Fabric's connect_kwargs keys corral understands (paramiko names, mapped onto asyncssh).
 CONNECT_KWARGS = frozenset(
@@ -475,6 +477,8 @@ class Connection:
                         ) from None
             raise AssertionError("unreachable")
 
+        if self.config.get("run.dry"):  # --dry: show the command, do not connect or run it
+            return dry_result(display, host=self.original_host, connection=self._public)
         try:
             return await run_process(
                 spawn,
@@ -495,21 +499,75 @@ class Connection:
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
         options = resolve_options(self.config, kwargs)
-        text = command_text(command)
-        check_env(options.env)
+        dry = bool(self.config.get("run.dry"))
+        return await run_local(command_text(command), options, dry=dry, connection=self._public)
 
-        async def spawn(on_output: OutputCallback) -> Process:
-            return await LocalProcess.spawn(
-                text,
-                on_output,
-                shell=options.shell,
-                env=options.env,
-                replace_env=options.replace_env,
-                pty=options.pty,
-            )
+    async def put(
+        self,
+        local: LocalPath | IO[bytes],
+        remote: str | None = None,
+        preserve_mode: bool = True,
+        *,
+        recursive: bool = False,
+        only_changed: bool = False,
+        progress: ProgressCallback | None = None,
+        atomic: bool = True,
+        sudo: bool = False,
+        owner: str | None = None,
+        mode: int | None = None,
+    ) -> TransferResult:
+        """Upload a file (or a tree with recursive=True), atomically by default, over SFTP."""
+        return await transfer.put(
+            self,
+            local,
+            remote,
+            preserve_mode,
+            recursive=recursive,
+            only_changed=only_changed,
+            progress=progress,
+            atomic=atomic,
+            sudo=sudo,
+            owner=owner,
+            mode=mode,
+        )
 
-        return await run_process(
-            spawn, options, command=text, display=text, host="local", connection=self._public
+    async def get(
+        self,
+        remote: str,
+        local: LocalPath | IO[bytes] | None = None,
+        preserve_mode: bool = True,
+        *,
+        recursive: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        """Download a file (or a tree); `local` may hold {host}, {user}, {port} placeholders."""
+        return await transfer.get(
+            self, remote, local, preserve_mode, recursive=recursive, progress=progress
+        )
+
+    async def put_template(
+        self,
+        template: LocalPath,
+        remote: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        engine: Literal["jinja2", "string"] = "jinja2",
+        validate: str | None = None,
+        mode: int | None = None,
+        sudo: bool = False,
+        owner: str | None = None,
+    ) -> TransferResult:
+        """Render a template here and upload it atomically, after `validate` accepts it."""
+        return await transfer.put_template(
+            self,
+            template,
+            remote,
+            context,
+            engine=engine,
+            validate=validate,
+            mode=mode,
+            sudo=sudo,
+            owner=owner,
         )
 
     async def rsync(

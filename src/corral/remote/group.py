@@ -178,7 +178,7 @@ class Group:
     async def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> GroupResult:
         """Upload a file (or tree) to every host."""
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.put(local, remote, **options), limits)  # type: ignore[attr-defined]
+        return await self._each(lambda c: c.put(local, remote, **options), limits)
 
     async def get(self, remote: str, local: str = "{host}/", **kwargs: Any) -> GroupResult:
         """Download a file from every host; `local` must separate hosts, e.g. "{host}/"."""
@@ -188,7 +188,7 @@ class Group:
                 "or every host would overwrite the same file"
             )
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.get(remote, local, **options), limits)  # type: ignore[attr-defined]
+        return await self._each(lambda c: c.get(remote, local, **options), limits)
 
     def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> Operation:
         hidden = options.get("hide") in (True, "both")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import IO, Any, Literal
 
 from ..config import Config, Secret
 from ..remote.connection import Connection as AsyncConnection
-from ..result import Result, RsyncResult
+from ..remote.transfer import LocalPath, ProgressCallback
+from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
 from .portal import portal
@@ -141,6 +142,74 @@ class Connection:
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
         return portal.call(self._async.local, command, **kwargs)
+
+    def put(
+        self,
+        local: LocalPath | IO[bytes],
+        remote: str | None = None,
+        preserve_mode: bool = True,
+        *,
+        recursive: bool = False,
+        only_changed: bool = False,
+        progress: ProgressCallback | None = None,
+        atomic: bool = True,
+        sudo: bool = False,
+        owner: str | None = None,
+        mode: int | None = None,
+    ) -> TransferResult:
+        """Upload a file (or a tree with recursive=True), atomically by default, over SFTP."""
+        return portal.call(
+            self._async.put,
+            local,
+            remote,
+            preserve_mode,
+            recursive=recursive,
+            only_changed=only_changed,
+            progress=progress,
+            atomic=atomic,
+            sudo=sudo,
+            owner=owner,
+            mode=mode,
+        )
+
+    def get(
+        self,
+        remote: str,
+        local: LocalPath | IO[bytes] | None = None,
+        preserve_mode: bool = True,
+        *,
+        recursive: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        """Download a file (or a tree); `local` may hold {host}, {user}, {port} placeholders."""
+        return portal.call(
+            self._async.get, remote, local, preserve_mode, recursive=recursive, progress=progress
+        )
+
+    def put_template(
+        self,
+        template: LocalPath,
+        remote: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        engine: Literal["jinja2", "string"] = "jinja2",
+        validate: str | None = None,
+        mode: int | None = None,
+        sudo: bool = False,
+        owner: str | None = None,
+    ) -> TransferResult:
+        """Render a template here and upload it atomically, after `validate` accepts it."""
+        return portal.call(
+            self._async.put_template,
+            template,
+            remote,
+            context,
+            engine=engine,
+            validate=validate,
+            mode=mode,
+            sudo=sudo,
+            owner=owner,
+        )
 
     def rsync(
         self,
