@@ -482,7 +482,7 @@ async def test_planted_symlink_at_the_temp_name_is_not_followed(
     planted = remote_dir / ".corral-0123456789abcdef-target.txt"
     planted.symlink_to(victim)
     tokens = iter(["0123456789abcdef", "fedcba9876543210"])
-    monkeypatch.setattr(transfer, "_token", lambda: next(tokens))
+    monkeypatch.setattr(transfer.upload, "_token", lambda: next(tokens))
     local = tmp_path / "target.txt"
     local.write_text("new\n")
     await transfer.put(conn, local, str(remote_dir / "target.txt"))

@@ -1,0 +1,43 @@
+"""`put`, `get` and `put_template` for one Connection: SFTP transfers through a temp file
+(O_EXCL, fsync, rename) so that a failure or cancellation leaves the target as it was
+(FIELD-NOTES §2 "transfers" and "recursive get", cases 47 to 52)."""
+
+from .api import get, put
+from .install import install_script
+from .paths import (
+    NAME_MAX,
+    PLACEHOLDERS,
+    LocalPath,
+    check_listing,
+    default_mode,
+    expand_local,
+    is_safe_name,
+    parse_sha256sum,
+    remote_base,
+    resolve_remote,
+    temp_name,
+)
+from .source import LOCAL_BATCH, ProgressCallback
+from .template import put_template
+from .upload import HASH_BATCH
+
+__all__ = [
+    "HASH_BATCH",
+    "LOCAL_BATCH",
+    "NAME_MAX",
+    "PLACEHOLDERS",
+    "LocalPath",
+    "ProgressCallback",
+    "check_listing",
+    "default_mode",
+    "expand_local",
+    "get",
+    "install_script",
+    "is_safe_name",
+    "parse_sha256sum",
+    "put",
+    "put_template",
+    "remote_base",
+    "resolve_remote",
+    "temp_name",
+]
