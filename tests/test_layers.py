@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "transport": {"config", "errors", "result", "runner.process", "runner.command"},
     "remote": {"transport", "runner", "config", "errors", "result"},
     "sync": {"remote", "transport", "runner", "config", "errors", "result"},
+    "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
     "testing": {"testing"},
 }
 # asyncssh is the transport's alone (the test kit's embedded *server* is the one exception)

@@ -8,6 +8,7 @@ import corral.exceptions
 
 SYNC_AIO_PAIRS = [
     (corral.Connection, corral.aio.Connection),
+    (corral.Context, corral.aio.Context),
     (corral.Group, corral.aio.Group),
     (corral.SerialGroup, corral.aio.SerialGroup),
     (corral.ThreadingGroup, corral.aio.ThreadingGroup),

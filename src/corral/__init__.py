@@ -9,6 +9,7 @@ from .config import Config, Secret
 from .errors import (
     AuthenticationError,
     AuthFailure,
+    CollectionNotFound,
     CommandTimedOut,
     ConnectError,
     ConnectionLost,
@@ -21,7 +22,9 @@ from .errors import (
 from .result import GroupResult, Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .sync.connection import Connection
+from .sync.context import Context
 from .sync.group import Group, SerialGroup, ThreadingGroup
+from .tasks import Call, Collection, Task, call, task
 
 try:
     __version__ = version("corral")
@@ -31,11 +34,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
+    "Call",
+    "Collection",
+    "CollectionNotFound",
     "CommandTimedOut",
     "Config",
     "ConnectError",
     "Connection",
     "ConnectionLost",
+    "Context",
     "CorralError",
     "FailingResponder",
     "Failure",
@@ -48,7 +55,10 @@ __all__ = [
     "Secret",
     "SerialGroup",
     "StreamWatcher",
+    "Task",
     "ThreadingGroup",
     "UnexpectedExit",
     "__version__",
+    "call",
+    "task",
 ]

@@ -4,6 +4,7 @@ from .config import Config, Secret
 from .errors import (
     AuthenticationError,
     AuthFailure,
+    CollectionNotFound,
     CommandTimedOut,
     ConnectError,
     ConnectionLost,
@@ -16,16 +17,22 @@ from .errors import (
 from .remote.connection import Connection
 from .remote.group import Group, SerialGroup, ThreadingGroup
 from .result import GroupResult, Result
+from .runner.context import Context
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
+from .tasks import Call, Collection, Task, call, task
 
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
+    "Call",
+    "Collection",
+    "CollectionNotFound",
     "CommandTimedOut",
     "Config",
     "ConnectError",
     "Connection",
     "ConnectionLost",
+    "Context",
     "CorralError",
     "FailingResponder",
     "Failure",
@@ -38,6 +45,9 @@ __all__ = [
     "Secret",
     "SerialGroup",
     "StreamWatcher",
+    "Task",
     "ThreadingGroup",
     "UnexpectedExit",
+    "call",
+    "task",
 ]

@@ -4,6 +4,7 @@
 CorralError
 ├── ConfigError(ValueError)            bad configuration: names the key (and file)
 │   └── InvalidHostError               a host string that cannot be parsed
+├── CollectionNotFound                 no corralfile: says where it looked
 ├── HostError                          .host; the host is in every message
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
@@ -47,6 +48,10 @@ class ConfigError(CorralError, ValueError):
 
 class InvalidHostError(ConfigError):
     """A host string could not be parsed."""
+
+
+class CollectionNotFound(CorralError):
+    """No corralfile (or the collection named with -c) was found; the message says where."""
 
 
 class HostError(CorralError):
@@ -249,6 +254,7 @@ __all__ = [
     "AuthFailure",
     "AuthenticationError",
     "ChangedHostKey",
+    "CollectionNotFound",
     "CommandTimedOut",
     "ConfigError",
     "ConnectError",

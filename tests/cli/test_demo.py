@@ -1,4 +1,4 @@
-"""The README's first command: `corral demo`, as a real subprocess."""
+"""The README's first command: `corral --demo`, as a real subprocess."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("extra", [[], ["--embedded"]])
+@pytest.mark.parametrize("extra", [[], ["--demo-embedded"]])
 def test_demo_runs_the_tour_and_stops_its_fleet(extra: list[str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "corral.cli.main", "demo", *extra],
+        [sys.executable, "-m", "corral.cli.main", "--demo", *extra],
         capture_output=True,
         text=True,
         timeout=120,
@@ -35,4 +35,4 @@ def test_version_and_help() -> None:
     )
     assert version.returncode == 0 and version.stdout.startswith("corral ")
     bare = subprocess.run([sys.executable, "-m", "corral.cli.main"], capture_output=True, text=True)
-    assert bare.returncode == 2 and "demo" in bare.stdout
+    assert bare.returncode == 2 and "--demo" in bare.stdout

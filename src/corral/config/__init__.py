@@ -1,6 +1,7 @@
-"""Configuration: `Config`, its defaults, and `Secret` values."""
+"""Configuration: `Config`, its defaults, the levels it is loaded from, and `Secret` values."""
 
 from .config import Config, DataProxy, merge_dicts
 from .secret import Secret
+from .sources import load_config, parse_set
 
-__all__ = ["Config", "DataProxy", "Secret", "merge_dicts"]
+__all__ = ["Config", "DataProxy", "Secret", "load_config", "merge_dicts", "parse_set"]

@@ -35,6 +35,8 @@ def global_defaults() -> dict[str, Any]:
             "shell": "/bin/bash",
             # Bytes of each stream kept in Result when output also goes to a caller's stream.
             "capture_limit": 1 << 20,
+            # Print each command instead of running it (`corral --dry`).
+            "dry": False,
         },
         "timeouts": {"connect": 10, "command": None},
         "connect_kwargs": {},

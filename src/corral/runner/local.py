@@ -1,4 +1,5 @@
-"""`LocalProcess`: a command on this machine, in its own process group, with or without a pty."""
+"""`LocalProcess`: a command on this machine, in its own process group, with or without a pty;
+`run_local` runs one to completion (for `Context.run` and `Connection.local`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import contextlib
 import os
 import signal
 from collections.abc import Mapping
+from typing import Any
 
-from .process import ExitStatus, OutputCallback
+from ..result import Result
+from .command import check_env
+from .dry import dry_result
+from .options import RunOptions
+from .process import ExitStatus, OutputCallback, Process, run_process
+from .sudo import SudoGuard
 
 CHUNK = 64 * 1024
 
@@ -145,3 +152,43 @@ class LocalProcess:
         if self._exit is None:
             self._exit = asyncio.ensure_future(self._finish())
         return await asyncio.shield(self._exit)
+
+
+async def run_local(
+    command: str,
+    options: RunOptions,
+    *,
+    display: str | None = None,
+    dry: bool = False,
+    connection: Any = None,
+    guard: SudoGuard | None = None,
+) -> Result:
+    """Run a shell command on this machine to completion and return its Result.
+
+    `display` is the command as shown in echo, dry runs and errors (default: `command`);
+    with `dry`, the command is printed and not run.
+    """
+    shown = command if display is None else display
+    check_env(options.env)
+    if dry:
+        return dry_result(shown, host="local", connection=connection)
+
+    async def spawn(on_output: OutputCallback) -> Process:
+        return await LocalProcess.spawn(
+            command,
+            on_output,
+            shell=options.shell,
+            env=options.env,
+            replace_env=options.replace_env,
+            pty=options.pty,
+        )
+
+    return await run_process(
+        spawn,
+        options,
+        command=command,
+        display=shown,
+        host="local",
+        connection=connection,
+        guard=guard,
+    )

@@ -1,0 +1,113 @@
+"""`Context`: this machine as a task's context (Invoke's Context): `run`, `sudo`, `cd`, `prefix`.
+
+A task run without hosts receives one; `Connection` offers the same methods for a remote host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+from collections.abc import Iterator
+from typing import Any
+
+from ..config import Config, Secret
+from ..config.secret import reveal
+from ..result import Result
+from .command import Command, check_env, command_text, env_prefix, join_cwd, wrap
+from .local import run_local
+from .options import RunKwargs, Unpack, resolve_options
+from .sudo import SudoGuard, new_nonce, sudo_command
+
+
+class Context:
+    """Run commands on this machine, with the options of `Connection.run` and a Config."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else Config()
+        self._cwd: list[str] = []
+        self._prefixes: list[str] = []
+        #: The object handed to users in Result.connection (the sync twin sets itself here).
+        self._public: Any = self
+
+    @contextlib.contextmanager
+    def cd(self, path: str) -> Iterator[None]:
+        """Run commands in `path` (nested relative paths join) while the block runs."""
+        self._cwd.append(str(path))
+        try:
+            yield
+        finally:
+            self._cwd.pop()
+
+    @contextlib.contextmanager
+    def prefix(self, command: str) -> Iterator[None]:
+        """Run `command && ` before each command while the block runs."""
+        self._prefixes.append(command)
+        try:
+            yield
+        finally:
+            self._prefixes.pop()
+
+    @property
+    def cwd(self) -> str | None:
+        """The working directory set by enclosing `cd()` blocks, if any."""
+        return join_cwd(self._cwd)
+
+    async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a shell command on this machine and return its Result."""
+        options = resolve_options(self.config, kwargs)
+        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        dry = bool(self.config.get("run.dry"))
+        return await run_local(shaped, options, dry=dry, connection=self._public)
+
+    async def sudo(
+        self,
+        command: Command,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """Run a command through sudo (as root, or `user`), answering its password prompt.
+
+        The whole command, with cd(), prefix() and env, runs under sudo. The password comes
+        from the argument or config `sudo.password`; a rejected or missing password raises
+        AuthFailure at once.
+        """
+        options = resolve_options(self.config, kwargs)
+        check_env(options.env)
+        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        target_user = user if user is not None else self.config.get("sudo.user")
+        secret = password if password is not None else self.config.get("sudo.password")
+        wire, prompt, marker = sudo_command(
+            env_prefix(dict(options.env)) + shaped,  # sudo resets the environment
+            user=target_user,
+            prompt_template=self.config.get("sudo.prompt"),
+            nonce=new_nonce(),
+        )
+        guard = SudoGuard(
+            prompt=prompt,
+            marker=marker,
+            password=reveal(secret),
+            user=f"{_local_user()}@local",
+            encoding=options.encoding,
+            marker_stream="stdout" if options.pty else "stderr",
+        )
+        display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
+        return await run_local(
+            wire,
+            options,
+            display=display,
+            dry=bool(self.config.get("run.dry")),
+            connection=self._public,
+            guard=guard,
+        )
+
+    def __repr__(self) -> str:
+        cwd = f" cwd={self.cwd!r}" if self._cwd else ""
+        return f"<Context local{cwd}>"
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "root"

@@ -1,0 +1,176 @@
+"""`Executor`: run task calls, each once per host in host order, with that host's Connection.
+
+Connections are made once per host and shared by every task of one execution, each with its
+own copy of the config; without hosts a task runs locally with a Context. The unit of work is
+`run_call(call, connection)`, a coroutine for one task on one host: `execute` runs the units
+one after another; a fleet engine can run the same units concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..config import Config
+from ..remote.connection import Connection as AsyncConnection
+from ..runner.context import Context as AsyncContext
+from ..sync.connection import Connection
+from ..sync.context import Context
+from ..sync.portal import portal
+from .collection import Collection
+from .task import Call, Task
+
+#: What `execute` returns: for each call (by name), each host's (or "local") return value.
+Results = dict[str, dict[str, Any]]
+
+
+def expand_calls(calls: Iterable[Call]) -> list[Call]:
+    """Return the calls with their pre and post tasks around them, each call once."""
+    ordered: list[Call] = []
+
+    def add(call: Call, chain: tuple[int, ...]) -> None:
+        if id(call.task) in chain:
+            raise ValueError(f"task {call.name} is its own pre- or post-task")
+        for pre in call.task.pre:
+            add(pre, (*chain, id(call.task)))
+        ordered.append(call)
+        for post in call.task.post:
+            add(post, (*chain, id(call.task)))
+
+    for call in calls:
+        add(call, ())
+    unique: list[Call] = []
+    for call in ordered:
+        if call not in unique:
+            unique.append(call)
+    return unique
+
+
+def remainder_call(command: str) -> Call:
+    """Return a Call that runs an ad-hoc shell command (`corral -H a,b -- uname -a`)."""
+
+    def run_command(c: Any) -> Any:
+        return c.run(command)
+
+    return Call(Task(run_command, name=command), called_as=f"-- {command}")
+
+
+class Executor:
+    """Run task calls of a collection on hosts (or locally), sharing one Connection per host."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        config: Config | None = None,
+        hosts: Sequence[str] = (),
+    ) -> None:
+        self.collection = collection
+        self.config = config if config is not None else Config()
+        #: Hosts every call runs on (`-H`); when empty, a task's own `hosts`, else locally.
+        self.hosts: list[str] = list(dict.fromkeys(hosts))
+        self._connections: dict[str, AsyncConnection] = {}
+        self._local: AsyncContext | None = None
+        #: The (call, host) being run: for reporting where a failure happened.
+        self.current: tuple[Call, str | None] | None = None
+
+    # ------------------------------------------------------------------ calls
+
+    def to_call(self, item: str | Call | tuple[str, Mapping[str, Any]]) -> Call:
+        """Turn a task name, (name, kwargs) pair or Call into a Call."""
+        if isinstance(item, Call):
+            return item
+        name, kwargs = (item, {}) if isinstance(item, str) else item
+        dotted, found = self.collection.resolve(name)
+        return Call(found, (), dict(kwargs), called_as=dotted)
+
+    def hosts_for(self, call: Call) -> list[str | None]:
+        """Return the hosts a call runs on, in order; [None] means locally."""
+        if self.hosts:
+            return list(self.hosts)
+        if call.task.hosts:
+            return list(dict.fromkeys(call.task.hosts))
+        return [None]
+
+    # ------------------------------------------------------------------ contexts
+
+    def connection(self, host: str) -> AsyncConnection:
+        """Return the Connection for a host (made on first use, with its own config copy)."""
+        conn = self._connections.get(host)
+        if conn is None:
+            conn = AsyncConnection(host, config=self.config.clone())
+            self._connections[host] = conn
+        return conn
+
+    def local_context(self) -> AsyncContext:
+        """Return the Context for tasks run locally (one per execution)."""
+        if self._local is None:
+            self._local = AsyncContext(self.config.clone())
+        return self._local
+
+    def context_for(self, task: Task[..., Any], connection: AsyncConnection | None) -> Any:
+        """Return what a task receives: aio objects for `async def`, sync ones otherwise."""
+        target: AsyncConnection | AsyncContext = (
+            connection if connection is not None else self.local_context()
+        )
+        if task.is_async:
+            return target
+        if isinstance(target, AsyncConnection):
+            return Connection._facade(target)
+        return Context._facade(target)
+
+    # ------------------------------------------------------------------ running
+
+    async def run_call(self, call: Call, connection: AsyncConnection | None) -> Any:
+        """Run one call on one host's connection (None: locally) and return its value.
+
+        Runs on the portal's loop; a sync task runs in a worker thread.
+        """
+        context = self.context_for(call.task, connection)
+        if call.task.is_async:
+            return await call.task.body(context, *call.args, **call.kwargs)
+        return await asyncio.to_thread(call.task.body, context, *call.args, **call.kwargs)
+
+    def _run_blocking(self, call: Call, connection: AsyncConnection | None) -> Any:
+        if call.task.is_async:
+            return portal.call(self.run_call, call, connection)
+        # A sync task runs in this thread: Ctrl-C reaches the command it is waiting on.
+        context = self.context_for(call.task, connection)
+        return call.task.body(context, *call.args, **call.kwargs)
+
+    def execute(self, *items: str | Call | tuple[str, Mapping[str, Any]]) -> Results:
+        """Run the calls (with pre/post tasks, each once), each on its hosts in order.
+
+        Stops at the first failure and raises it; connections stay open for further
+        `execute` calls until `close()`.
+        """
+        calls = expand_calls(self.to_call(item) for item in items)
+        results: Results = {}
+        for call in calls:
+            for host in self.hosts_for(call):
+                self.current = (call, host)
+                connection = self.connection(host) if host is not None else None
+                value = self._run_blocking(call, connection)
+                if call.task.autoprint:
+                    print(value, flush=True)
+                results.setdefault(call.name, {})[host or "local"] = value
+        self.current = None
+        return results
+
+    async def aclose(self) -> None:
+        """Close every connection this executor opened."""
+        connections, self._connections = list(self._connections.values()), {}
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+
+    def close(self) -> None:
+        """Close every connection this executor opened (blocking)."""
+        if self._connections:
+            portal.call(self.aclose)
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
