@@ -22,6 +22,7 @@ CorralError
 │   ├── TransferError                  .local, .remote: put/get failed, the target left as it was
 │   │   ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
 │   │   └── ValidationError            .result: the validate command rejected the new file
+│   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
 │   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
 └── GroupException                     .result: GroupResult; str() is a per-host summary
@@ -232,6 +233,10 @@ class ValidationError(TransferError):
         self.result = result
 
 
+class CommandInterrupted(HostError):
+    """A command was not started, or was stopped, because the run was interrupted (Ctrl-C)."""
+
+
 class HostTimeout(HostError, TimeoutError):
     """A host did not finish its share of a group call within `host_timeout`."""
 
@@ -255,6 +260,7 @@ __all__ = [
     "AuthenticationError",
     "ChangedHostKey",
     "CollectionNotFound",
+    "CommandInterrupted",
     "CommandTimedOut",
     "ConfigError",
     "ConnectError",

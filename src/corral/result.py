@@ -180,8 +180,9 @@ def _host_of(connection: Any) -> str:
     return str(getattr(connection, "original_host", connection))
 
 
-class GroupResult(dict[Any, "Result | BaseException"]):
-    """What a group call did on every host: Connection -> Result or the exception it raised.
+class GroupResult(dict[Any, Any]):
+    """What a group call did on every host: Connection -> Result (or a task's return value)
+    or the exception it raised.
 
     Every host of the group is a key, whatever happened to it: hosts never started (rolling
     limits, Ctrl-C) map to a `corral.errors.HostSkipped`.
@@ -190,11 +191,14 @@ class GroupResult(dict[Any, "Result | BaseException"]):
     def __init__(self, *args: Any, duration: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.duration = duration
+        #: Seconds each host took (set by the group engine).
+        self.durations: dict[Any, float] = {}
 
     @property
-    def succeeded(self) -> dict[Any, Result]:
-        """Hosts whose value is a Result (with warn=True that includes non-zero exits)."""
-        return {c: v for c, v in self.items() if isinstance(v, Result)}
+    def succeeded(self) -> dict[Any, Any]:
+        """Hosts that did not raise: their Result (with warn=True, non-zero exits too), or
+        the value a task returned."""
+        return {c: v for c, v in self.items() if not isinstance(v, BaseException)}
 
     @property
     def failed(self) -> dict[Any, BaseException]:
@@ -218,18 +222,23 @@ class GroupResult(dict[Any, "Result | BaseException"]):
         """Return one plain dict per host (for JSON): host, ok, exited, stdout, stderr, ..."""
         out = []
         for connection, value in self.items():
+            failed = isinstance(value, BaseException)
             result = value if isinstance(value, Result) else getattr(value, "result", None)
+            result = result if isinstance(result, Result) else None
             skipped = bool(getattr(value, "skipped", False))
+            duration = self.durations.get(connection)
+            if duration is None and result is not None:
+                duration = result.duration
             out.append(
                 {
                     "host": _host_of(connection),
-                    "ok": isinstance(value, Result) and value.ok,
-                    "exited": result.exited if isinstance(result, Result) else None,
-                    "stdout": result.stdout if isinstance(result, Result) else "",
-                    "stderr": result.stderr if isinstance(result, Result) else "",
-                    "duration": round(result.duration, 3) if isinstance(result, Result) else None,
-                    "error": None if isinstance(value, Result) else str(value),
-                    "error_type": None if isinstance(value, Result) else type(value).__name__,
+                    "ok": not failed and (result is None or result.ok),
+                    "exited": result.exited if result is not None else None,
+                    "stdout": result.stdout if result is not None else "",
+                    "stderr": result.stderr if result is not None else "",
+                    "duration": round(duration, 3) if duration is not None else None,
+                    "error": str(value) if failed else None,
+                    "error_type": type(value).__name__ if failed else None,
                     "skipped": skipped,
                 }
             )
@@ -245,7 +254,11 @@ class GroupResult(dict[Any, "Result | BaseException"]):
 
     def summary(self) -> str:
         """Return a readable per-host summary: counts, then each failed and skipped host."""
-        ok = sum(1 for v in self.values() if isinstance(v, Result) and v.ok)
+        ok = sum(
+            1
+            for v in self.values()
+            if not isinstance(v, BaseException) and (not isinstance(v, Result) or v.ok)
+        )
         warned = sum(1 for v in self.values() if isinstance(v, Result) and not v.ok)
         failed, skipped = self.failed, self.skipped
         counts = [f"{ok} ok"]

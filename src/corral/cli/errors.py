@@ -33,8 +33,8 @@ def describe(exc: BaseException) -> str:
     """Return an error's message for the terminal: its first line, and for a failed command
     whose output was hidden, the tail of that output the message carries."""
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, GroupException):
-        return text
+    if isinstance(exc, GroupException):  # the report above has the details
+        return text.splitlines()[0]
     first, _, rest = text.partition("\n")
     if isinstance(exc, Failure) and rest:
         result = exc.result

@@ -29,11 +29,13 @@ from ..tasks.task import Call
 from .completion import COMPLETE_VAR, SHELLS, complete_hosts, completion_script
 from .errors import INTERRUPTED_STATUS, USAGE_STATUS, describe, exit_status
 from .listing import ListFormat, flat_rows, render_list
+from .reporting import run_with_reports
 from .task_command import TaskCommand
 
 SECTIONS = (
     "Hosts and connections",
     "Running commands",
+    "Many hosts",
     "Configuration",
     "Corralfile and help",
     "Other",
@@ -88,9 +90,49 @@ def _parse_sets(ctx: click.Context, param: click.Parameter, value: Sequence[str]
         raise click.BadParameter(str(exc), ctx, param) from None
 
 
+def _count_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            percent = -1
+        if 0 <= percent <= 100:
+            return text
+    elif text.isdigit():
+        return int(text)
+    raise click.BadParameter(f"{value!r}: expected a count (10) or a percentage (10%)", ctx, param)
+
+
+def group_limits(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the group engine's limits the options ask for, or None to run host by host."""
+    rolling = params["batch_size"] is not None
+    wanted = (
+        params["parallel"]
+        or rolling
+        or params["fail_fast"]
+        or params["max_failures"] is not None
+        or params["concurrency"] is not None
+        or params["host_timeout"] is not None
+    )
+    if not wanted:
+        return None
+    limits: dict[str, Any] = {
+        "concurrency": params["concurrency"] or (64 if params["parallel"] or rolling else 1)
+    }
+    for key in ("batch_size", "max_failures", "host_timeout", "connect_retries"):
+        if params[key] is not None:
+            limits[key] = params[key]
+    if params["fail_fast"]:
+        limits["fail_fast"] = True
+    return limits
+
+
 def core_params() -> list[click.Parameter]:
     """Return the options that come before the first task."""
-    hosts, running, config, tasks, other = SECTIONS
+    hosts, running, many, config, tasks, other = SECTIONS
 
     def option(*decls: str, section: str, **kwargs: Any) -> click.Parameter:
         return CoreOption(list(decls), section=section, **kwargs)
@@ -126,6 +168,23 @@ def core_params() -> list[click.Parameter]:
                help="Print the commands that would run; run nothing."),
         option("--prompt-for-sudo-password", section=running, is_flag=True, default=False,
                help="Ask for the sudo password once, before running."),
+        option("-P", "--parallel", section=many, is_flag=True, default=False,
+               help="Run each task on all hosts at once (output prefixed with [host])."),
+        option("--concurrency", section=many, type=click.IntRange(min=1), metavar="K",
+               help="At most K hosts at a time (default 64 with -P or --batch-size, else 1)."),
+        option("--batch-size", section=many, metavar="N|P%", callback=_count_option,
+               help="Run hosts in waves of N (or P% of them); implies running in parallel."),
+        option("--max-failures", section=many, metavar="F|P%", callback=_count_option,
+               help="Start no more hosts once more than F (or P%) have failed."),
+        option("--fail-fast", section=many, is_flag=True, default=False,
+               help="Start no more hosts after the first failure (--max-failures 0)."),
+        option("--host-timeout", section=many, type=click.FloatRange(min=0, min_open=True),
+               metavar="SECONDS", help="Stop a host whose share of a task takes longer."),
+        option("--connect-retries", section=many, type=click.IntRange(min=0), metavar="N",
+               help="Retry transient connect errors N times (default 3)."),
+        option("--output", section=many, type=click.Choice(["text", "json"]), default="text",
+               show_default=True,
+               help="End-of-run report: text for people, json (one object per host) for CI."),
         option("-f", "--config", section=config, metavar="FILE",
                type=click.Path(dir_okay=False, path_type=Path),
                help="Load this config file (YAML, JSON or Python) over the others."),
@@ -366,10 +425,12 @@ class CorralGroup(click.Group):
         if remainder:
             calls.append(remainder_call(" ".join(remainder)))
         collection = loaded.collection if loaded is not None else Collection()
-        with Executor(collection, config, hosts) as executor:
+        limits = group_limits(params)
+        if limits is not None and params["output"] == "json":
+            config.merge({"run": {"hide": True}})  # stdout carries the JSON lines only
+        with Executor(collection, config, hosts, group=limits) as executor:
             ctx.meta[_EXECUTOR] = executor
-            executor.execute(*calls)
-        return 0
+            return run_with_reports(executor, calls, params["output"])
 
     # ------------------------------------------------------------------ entry point
 

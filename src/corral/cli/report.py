@@ -58,10 +58,10 @@ def render_text(result: GroupResult, console: Console, *, show_output: bool = Tr
         )
 
 
-def render_json(result: GroupResult, stream: IO[str]) -> None:
-    """Write one JSON object per host, one per line."""
+def render_json(result: GroupResult, stream: IO[str], extra: dict[str, Any] | None = None) -> None:
+    """Write one JSON object per host, one per line (with `extra` fields, e.g. the task)."""
     for record in result.records():
-        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stream.write(json.dumps({**(extra or {}), **record}, ensure_ascii=False) + "\n")
     stream.flush()
 
 

@@ -18,7 +18,13 @@ from typing import IO, Any, Literal
 
 from ..config import Config, Secret
 from ..config.secret import reveal
-from ..errors import ConfigError, ConnectError, ConnectionLost, GatewayError
+from ..errors import (
+    CommandInterrupted,
+    ConfigError,
+    ConnectError,
+    ConnectionLost,
+    GatewayError,
+)
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
@@ -175,6 +181,8 @@ class Connection:
         self._tunnel_users = 0  # connections currently tunnelling through this one
         self._uses_gateway = False
         self._handshakes: asyncio.Semaphore | None = None
+        self._commands: set[asyncio.Task[Any]] = set()  # commands in flight (for _interrupt)
+        self._interrupted = False
         self._transport: SSHTransport | None = None
         self._opening: asyncio.Lock | None = None
         self._cwd: list[str] = []
@@ -479,6 +487,11 @@ class Connection:
 
         if self.config.get("run.dry"):  # --dry: show the command, do not connect or run it
             return dry_result(display, host=self.original_host, connection=self._public)
+        if self._interrupted:
+            raise CommandInterrupted(self.original_host, f"not started: {display!r} (interrupted)")
+        task = asyncio.current_task()
+        if task is not None:
+            self._commands.add(task)
         try:
             return await run_process(
                 spawn,
@@ -495,6 +508,18 @@ class Connection:
                 exc.reason = f"bastion {gateway.original_host} lost: {exc.reason}"
                 exc.args = (f"{exc.host}: {exc.reason}",)
             raise
+        finally:
+            if task is not None:
+                self._commands.discard(task)
+
+    def _interrupt(self) -> None:
+        """Stop this connection's running commands (they are terminated) and refuse new ones.
+
+        For Ctrl-C while blocking code (a sync task in a worker thread) drives the connection.
+        """
+        self._interrupted = True
+        for task in list(self._commands):
+            task.cancel()
 
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

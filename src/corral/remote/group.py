@@ -158,6 +158,15 @@ class Group:
 
     # ------------------------------------------------------------------ operations
 
+    async def apply(
+        self, function: Callable[[Connection], Awaitable[Any]], **limits: Unpack[GroupKwargs]
+    ) -> GroupResult:
+        """Await `function(connection)` for every host, under the group's limits.
+
+        The GroupResult maps each host to what the function returned, or what it raised.
+        """
+        return await self._each(function, dict(limits))
+
     async def run(self, command: Command, **kwargs: Unpack[GroupRunKwargs]) -> GroupResult:
         """Run a command on every host; raise GroupException if any host failed."""
         limits, options = _split_kwargs(dict(kwargs))
@@ -226,24 +235,32 @@ class Group:
         limit = 0 if policy.fail_fast else count_of(policy.max_failures, total, "max_failures")
         slots = asyncio.Semaphore(concurrency)
         handshakes = asyncio.Semaphore(policy.handshakes)
-        outcomes: dict[int, Result | BaseException] = {}
+        outcomes: dict[int, Any] = {}
         state: dict[str, Any] = {"failures": 0, "stop": None}
         started = time.monotonic()
         result = GroupResult()
         self.last_result = result
 
-        def record(index: int, outcome: Result | BaseException) -> None:
+        durations: dict[int, float] = {}
+
+        def record(index: int, outcome: Any, took: float | None = None) -> None:
             outcomes[index] = outcome
-            result[connections[index]._public] = outcome  # live view; ordered at the end
+            key = connections[index]._public
+            result[key] = outcome  # live view; ordered at the end
+            if took is not None:
+                durations[index] = result.durations[key] = took
             result.duration = time.monotonic() - started
             if self.on_progress is not None:
                 self.on_progress(connections[index].original_host, _state_of(outcome))
 
         def publish() -> None:  # every host in group order
             result.clear()
+            result.durations.clear()
             for index, conn in enumerate(connections):
                 if index in outcomes:
                     result[conn._public] = outcomes[index]
+                if index in durations:
+                    result.durations[conn._public] = durations[index]
             result.duration = time.monotonic() - started
 
         async def one(index: int, conn: Connection) -> None:
@@ -253,11 +270,12 @@ class Group:
                     return
                 if self.on_progress is not None:
                     self.on_progress(conn.original_host, "running")
+                began = time.monotonic()
                 try:
-                    outcome: Result | BaseException = await self._host(conn, op, policy, handshakes)
+                    outcome: Any = await self._host(conn, op, policy, handshakes)
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
                     outcome = exc
-                record(index, outcome)
+                record(index, outcome, time.monotonic() - began)
                 if isinstance(outcome, BaseException):
                     state["failures"] += 1
                     if limit is not None and state["failures"] > limit and state["stop"] is None:
@@ -288,7 +306,7 @@ class Group:
         self,
         tasks: Sequence[asyncio.Future[None]],
         connections: list[Connection],
-        outcomes: dict[int, Result | BaseException],
+        outcomes: dict[int, Any],
     ) -> None:
         """Ctrl-C: stop running hosts (their remote commands end) and skip the rest."""
         for task in tasks:
@@ -331,7 +349,7 @@ class Group:
             ) from None
 
 
-def _state_of(outcome: Result | BaseException) -> str:
+def _state_of(outcome: Any) -> str:
     if isinstance(outcome, Result):
         return "ok" if outcome.ok else "failed"
     return "skipped" if getattr(outcome, "skipped", False) else "failed"

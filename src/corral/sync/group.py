@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..remote import group as engine
+from ..remote.connection import Connection as AsyncConnection
 from ..result import GroupResult
 from ..runner.command import Command
 from ..runner.options import Unpack
@@ -75,6 +78,26 @@ class Group:
     def close(self) -> None:
         """Close every host's connection."""
         return portal.call(self._async.close)
+
+    def apply(
+        self, function: Callable[[Connection], Any], **limits: Unpack[engine.GroupKwargs]
+    ) -> GroupResult:
+        """Call `function(connection)` for every host, under the group's limits.
+
+        The function blocks (it may call the connection's methods), so each host in flight
+        has a worker thread; the GroupResult maps each host to its return value or error.
+        """
+        concurrency = int(limits.get("concurrency") or self._async.policy.concurrency)
+        workers = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(self._async))))
+
+        async def call(conn: AsyncConnection) -> Any:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(workers, function, Connection._facade(conn))
+
+        try:
+            return portal.call(self._async.apply, call, **limits)
+        finally:
+            workers.shutdown(wait=False)
 
     def run(self, command: Command, **kwargs: Unpack[engine.GroupRunKwargs]) -> GroupResult:
         """Run a command on every host; raise GroupException if any host failed."""

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..config import Config
+from ..errors import GroupException
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.group import Group as AsyncGroup
+from ..result import GroupResult
 from ..runner.context import Context as AsyncContext
+from ..runner.prefix import PrefixedStream
 from ..sync.connection import Connection
 from ..sync.context import Context
 from ..sync.portal import portal
@@ -57,6 +64,26 @@ def remainder_call(command: str) -> Call:
     return Call(Task(run_command, name=command), called_as=f"-- {command}")
 
 
+def _prefix_output(conn: AsyncConnection) -> dict[str, Any]:
+    """Send a host's command output through `[host] ` line prefixes; return what it replaced."""
+    run = conn.config["run"]
+    saved = {key: run.get(key) for key in ("out_stream", "err_stream", "capture_limit")}
+    run["out_stream"] = PrefixedStream(conn.original_host, sys.stdout)
+    run["err_stream"] = PrefixedStream(conn.original_host, sys.stderr)
+    run["capture_limit"] = None  # the prefixing stream is ours: keep Results whole
+    return saved
+
+
+def _restore_output(conn: AsyncConnection, saved: dict[str, Any]) -> None:
+    run = conn.config["run"]
+    for key in ("out_stream", "err_stream"):
+        stream = run.get(key)
+        if isinstance(stream, PrefixedStream):
+            stream.close()
+    for key, value in saved.items():
+        run[key] = value
+
+
 class Executor:
     """Run task calls of a collection on hosts (or locally), sharing one Connection per host."""
 
@@ -65,11 +92,22 @@ class Executor:
         collection: Collection,
         config: Config | None = None,
         hosts: Sequence[str] = (),
+        *,
+        group: Mapping[str, Any] | None = None,
     ) -> None:
         self.collection = collection
         self.config = config if config is not None else Config()
         #: Hosts every call runs on (`-H`); when empty, a task's own `hosts`, else locally.
         self.hosts: list[str] = list(dict.fromkeys(hosts))
+        #: Group limits (concurrency, batch_size, ...): run each call on its hosts through the
+        #: group engine, concurrently; None runs host after host.
+        self.group_limits: dict[str, Any] | None = dict(group) if group is not None else None
+        #: The group of the latest call run through the engine (its last_result after Ctrl-C).
+        self.group: AsyncGroup | None = None
+        #: Called with (host, state) as hosts start and finish, for progress displays.
+        self.on_progress: Callable[[str, str], None] | None = None
+        #: Called with (call, GroupResult) after each call run through the group engine.
+        self.on_group_result: Callable[[Call, GroupResult], None] | None = None
         self._connections: dict[str, AsyncConnection] = {}
         self._local: AsyncContext | None = None
         #: The (call, host) being run: for reporting where a failure happened.
@@ -122,15 +160,60 @@ class Executor:
 
     # ------------------------------------------------------------------ running
 
-    async def run_call(self, call: Call, connection: AsyncConnection | None) -> Any:
+    async def run_call(
+        self,
+        call: Call,
+        connection: AsyncConnection | None,
+        workers: ThreadPoolExecutor | None = None,
+    ) -> Any:
         """Run one call on one host's connection (None: locally) and return its value.
 
-        Runs on the portal's loop; a sync task runs in a worker thread.
+        Runs on the portal's loop; a sync task runs in a worker thread (from `workers`).
         """
         context = self.context_for(call.task, connection)
         if call.task.is_async:
             return await call.task.body(context, *call.args, **call.kwargs)
-        return await asyncio.to_thread(call.task.body, context, *call.args, **call.kwargs)
+        body = functools.partial(call.task.body, context, *call.args, **call.kwargs)
+        return await asyncio.get_running_loop().run_in_executor(workers, body)
+
+    def _run_group(self, call: Call, hosts: list[str]) -> dict[str, Any]:
+        """Run one call on all its hosts through the group engine; return host -> value."""
+        assert self.group_limits is not None
+        group = AsyncGroup.from_connections(
+            [self.connection(h) for h in hosts], **self.group_limits
+        )
+        group.on_progress = self.on_progress
+        self.group = group
+        workers = None
+        if not call.task.is_async:  # each host in flight blocks a thread in the task's code
+            size = max(1, min(group.policy.concurrency, len(hosts)))
+            workers = ThreadPoolExecutor(max_workers=size, thread_name_prefix="corral-task")
+        prefixed = len(hosts) > 1
+
+        async def unit(conn: AsyncConnection) -> Any:
+            streams = _prefix_output(conn) if prefixed else None
+            try:
+                return await self.run_call(call, conn, workers)
+            except asyncio.CancelledError:
+                # Ctrl-C: a sync task's thread goes on; stop its commands, refuse new ones.
+                conn._interrupt()
+                raise
+            finally:
+                if streams is not None:
+                    _restore_output(conn, streams)
+
+        try:
+            result = portal.call(group.apply, unit)
+        except GroupException as exc:
+            if self.on_group_result is not None:
+                self.on_group_result(call, exc.result)
+            raise
+        finally:
+            if workers is not None:
+                workers.shutdown(wait=False)
+        if self.on_group_result is not None:
+            self.on_group_result(call, result)
+        return {getattr(c, "original_host", str(c)): value for c, value in result.items()}
 
     def _run_blocking(self, call: Call, connection: AsyncConnection | None) -> Any:
         if call.task.is_async:
@@ -145,18 +228,32 @@ class Executor:
         Stops at the first failure and raises it; connections stay open for further
         `execute` calls until `close()`.
         """
-        calls = expand_calls(self.to_call(item) for item in items)
         results: Results = {}
-        for call in calls:
-            for host in self.hosts_for(call):
+        for call in self.plan(*items):
+            results.setdefault(call.name, {}).update(self.run_one(call))
+        return results
+
+    def plan(self, *items: str | Call | tuple[str, Mapping[str, Any]]) -> list[Call]:
+        """Return the calls to run, in order, with their pre and post tasks (each once)."""
+        return expand_calls(self.to_call(item) for item in items)
+
+    def run_one(self, call: Call) -> dict[str, Any]:
+        """Run one call (no pre/post) on its hosts; return host (or "local") -> value."""
+        hosts = self.hosts_for(call)
+        values: dict[str, Any] = {}
+        if self.group_limits is not None and hosts != [None]:
+            self.current = (call, None)
+            values = self._run_group(call, [h for h in hosts if h is not None])
+        else:
+            for host in hosts:
                 self.current = (call, host)
                 connection = self.connection(host) if host is not None else None
                 value = self._run_blocking(call, connection)
                 if call.task.autoprint:
                     print(value, flush=True)
-                results.setdefault(call.name, {})[host or "local"] = value
+                values[host or "local"] = value
         self.current = None
-        return results
+        return values
 
     async def aclose(self) -> None:
         """Close every connection this executor opened."""
