@@ -30,6 +30,10 @@ log = logging.getLogger("corral.transport")
 logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
+#: Times a refused channel is retried when none of ours is open (sshd frees slots late).
+CHANNEL_RETRIES = 5
+
+
 class TransportClosed(Exception):
     """The connection was closed before a channel could open: nothing ran, reconnecting is safe."""
 
@@ -236,6 +240,7 @@ class SSHTransport:
         when it is still running shortly after a signal request: sshd refuses those for
         root logins, and cannot deliver them to processes that sudo made root.
         """
+        refusals = 0
         while True:
             await self._acquire()
             session = _Session(on_output, self.target.label, self._release)
@@ -261,6 +266,12 @@ class SSHTransport:
                     # for one of ours to end and use that many from now on.
                     self._limit = max(1, self._active)
                     log.debug("%s: lowering channel limit to %d", self.target.label, self._limit)
+                    continue
+                if refusals < CHANNEL_RETRIES:
+                    # None of ours is open, but sshd may not have freed the slots of channels
+                    # that just closed: give it a moment.
+                    refusals += 1
+                    await asyncio.sleep(0.05 * 2**refusals)
                     continue
                 raise ConnectionLost(
                     self.target.label, f"the server refused a new channel: {exc.reason}"
