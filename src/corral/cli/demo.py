@@ -1,16 +1,25 @@
-"""`corral demo`: a throwaway local fleet, a tour of what corral does, then a clean stop."""
+"""`corral --demo`: a throwaway local fleet, a tour of what corral does, the deploy example
+(examples/deploy) run against the fleet, a rolling deploy with a failing host, then a clean
+stop (also on Ctrl-C)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import shlex
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import corral
 import corral.aio
 
 from ..testing.fleet import Fleet, FleetError, start_fleet
 from ..testing.server import EmbeddedFleet
+
+#: The deploy example, where a source checkout has it (src/corral/cli/demo.py -> examples/).
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "deploy"
 
 
 def _say(text: str) -> None:
@@ -41,9 +50,10 @@ def run_demo(hosts: int = 3, embedded: bool = False) -> int:
         print(f"corral demo: {exc}", file=sys.stderr)
         return 1
     try:
-        return _tour(fleet)
+        status = _tour(fleet)
+        return status or _deploy_tour(fleet)
     finally:
-        fleet.stop()
+        fleet.stop()  # also on Ctrl-C (KeyboardInterrupt) and errors
         _say("Fleet stopped")
 
 
@@ -94,3 +104,74 @@ def _tour(fleet: Fleet) -> int:
     except corral.HostKeyError as exc:
         print("  " + str(exc))
     return 0
+
+
+def _deploy_tour(fleet: Fleet) -> int:
+    """Run examples/deploy with the `corral` command: deploys, rollback, a rolling deploy."""
+    corralfile = EXAMPLE / "corralfile.py"
+    if not corralfile.is_file():
+        _say("The deploy example")
+        print(f"  skipped: {EXAMPLE} is missing (it ships with corral's source, not its package)")
+        return 0
+    hosts = [h.alias for h in fleet.hosts]
+    everyone = ",".join(hosts)
+    # The hosts share one home: {host} keeps them apart. The embedded server runs as you,
+    # so its releases go to the fleet's own directory (removed with it), not your home.
+    root = (
+        f"{fleet.directory}/apps"
+        if isinstance(fleet, EmbeddedFleet)
+        else f"~/corral-demo-{secrets.token_hex(4)}"
+    )
+    common = ["-c", str(corralfile), "-S", str(fleet.ssh_config_path)]
+    common += ["--set", f"app.base={root}/{{host}}/hello"]
+    config = corral.Config(overrides={"ssh_config_path": str(fleet.ssh_config_path)})
+    first = hosts[0]
+
+    def corral_command(*args: str) -> int:
+        print(f"$ corral {' '.join(shlex.quote(a) for a in args)}", flush=True)
+        return subprocess.run(
+            [sys.executable, "-m", "corral.cli.main", *common, *args], stdin=subprocess.DEVNULL
+        ).returncode
+
+    def show_config() -> None:
+        path = f"{root}/{first}/hello/current/app.conf"
+        with corral.Connection(first, config=config) as c:
+            text = c.run(f"cat {path}", hide=True).stdout
+        print(f"  {first}:current/app.conf:")
+        print("\n".join(f"    {line}" for line in text.splitlines()))
+
+    _say("examples/deploy: a release directory per deploy, an atomic switch, config from --set")
+    print(f"  ($ corral here stands for: corral {shlex.join(common)})")
+    if corral_command("-H", everyone, "deploy") != 0:
+        return 1
+    show_config()
+
+    _say("Deploy again with --set deploy_env=production, on every host at once (-P)")
+    if corral_command("-H", everyone, "-P", "--set", "deploy_env=production", "deploy") != 0:
+        return 1
+    show_config()
+
+    _say("Roll back: current points at the previous release again (ln -sfn, then mv -T)")
+    if corral_command("-H", first, "releases") != 0:
+        return 1
+    if corral_command("-H", everyone, "rollback") != 0:
+        return 1
+
+    # A rolling deploy in waves; one host is locked on purpose, so its deploy fails, and
+    # --max-failures 0 stops the rollout there: later waves are skipped, not half-deployed.
+    broken = hosts[min(_batch(len(hosts)), len(hosts) - 1)]
+    _say(f"A rolling deploy in waves of {_batch(len(hosts))}; {broken} is locked on purpose")
+    if corral_command("-H", broken, "lock", "--reason", "alice is debugging it") != 0:
+        return 1
+    rolling = ["--batch-size", str(_batch(len(hosts))), "--max-failures", "0"]
+    status = corral_command("-H", everyone, "-P", *rolling, "deploy")
+    print(f"  -> corral exited with status {status}, the failed host's own, for scripts and CI")
+    if not root.startswith(str(fleet.directory)):
+        with corral.Connection(first, config=config) as c:
+            c.run(f"rm -rf {root}", hide=True)
+    return 0 if status == 75 else 1
+
+
+def _batch(hosts: int) -> int:
+    """Hosts per wave of the rolling deploy: three waves or more."""
+    return max(1, hosts // 3)

@@ -1,1 +1,7 @@
-"""Test kit: throwaway fleets of real SSH hosts on loopback."""
+"""Test kit: throwaway fleets of real SSH hosts on loopback, a `MockContext` for unit tests of
+tasks, and a pytest plugin (`corral.testing.plugin`, loaded automatically) with fixtures."""
+
+from .fleet import Fleet, FleetError, FleetHost, FleetUnavailable, start_fleet
+from .mock import MockContext
+
+__all__ = ["Fleet", "FleetError", "FleetHost", "FleetUnavailable", "MockContext", "start_fleet"]

@@ -1,0 +1,235 @@
+"""examples/deploy as users run it: `corral -c examples/deploy/corralfile.py -S SSH_CONFIG
+-H host1,host2 deploy`, a real subprocess against the real-sshd fleet. The hosts share the
+login user's home (they are one machine), so what each host got is read straight from it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.testing.fleet import SSHDFleet
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "deploy"
+HOSTS = ("host1", "host2")
+
+
+class Deployment:
+    """The example deployed by one test: its own app.base, and readers of what landed."""
+
+    def __init__(self, fleet: SSHDFleet) -> None:
+        self.fleet = fleet
+        self.remote_root = f"corral-example-tests/{uuid.uuid4().hex[:12]}"
+        self.local_root = fleet.home / self.remote_root
+
+    def corral(
+        self, *args: str, hosts: tuple[str, ...] = HOSTS
+    ) -> subprocess.CompletedProcess[str]:
+        """Run corral with the example corralfile on `hosts` (a real subprocess)."""
+        argv = [
+            "-c", "examples/deploy/corralfile.py", "-S", str(self.fleet.ssh_config_path),
+            "-H", ",".join(hosts), "--set", f"app.base=~/{self.remote_root}/{{host}}/hello",
+        ]  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "corral.cli.main", *argv, *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def deploy(self, *args: str, hosts: tuple[str, ...] = HOSTS) -> str:
+        """Deploy successfully; return the new release's name."""
+        proc = self.corral(*args, "deploy", hosts=hosts)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == ""
+        return self.current(hosts[0])
+
+    def base(self, host: str) -> Path:
+        return self.local_root / host / "hello"
+
+    def releases(self, host: str) -> list[str]:
+        """Every entry of releases/ (hidden ones too), sorted."""
+        directory = self.base(host) / "releases"
+        return sorted(os.listdir(directory)) if directory.exists() else []
+
+    def current(self, host: str) -> str:
+        target = os.readlink(self.base(host) / "current")
+        assert target.startswith("releases/")  # relative: the tree can move
+        return target.removeprefix("releases/")
+
+    def config(self, host: str) -> str:
+        return (self.base(host) / "current" / "app.conf").read_text()
+
+    def running(self, host: str) -> str:
+        return (self.base(host) / "running").read_text().strip()
+
+
+@pytest.fixture
+def deployment(fleet: SSHDFleet) -> Iterator[Deployment]:
+    d = Deployment(fleet)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d.local_root, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the parent, once no test uses it
+            d.local_root.parent.rmdir()
+
+
+def test_two_deploys_with_different_set_values_render_different_configs(
+    deployment: Deployment,
+) -> None:
+    first = deployment.deploy()
+    for host in HOSTS:
+        assert deployment.current(host) == first and deployment.running(host) == first
+        assert deployment.config(host) == (
+            f"# hello {first} on {host}: rendered by corral from templates/app.conf.j2\n"
+            "banner = STAGING: test data only\n"
+            "environment = staging\n"
+            f"release = {first}\n"
+            "replicas = 1\n"
+            "port = 8080\n"
+            "log_level = debug\n"
+        )
+        assert os.access(deployment.base(host) / "current" / "bin" / "hello", os.X_OK)
+
+    second = deployment.deploy("--set", "deploy_env=production", "--set", "app.port=9000")
+    assert second > first
+    for host in HOSTS:
+        assert deployment.releases(host) == [first, second]
+        assert deployment.current(host) == second and deployment.running(host) == second
+        assert deployment.config(host) == (
+            f"# hello {second} on {host}: rendered by corral from templates/app.conf.j2\n"
+            "environment = production\n"
+            f"release = {second}\n"
+            "replicas = 3\n"
+            "port = 9000\n"
+            "log_level = warning\n"
+        )
+
+
+def test_seven_deploys_keep_the_five_newest_releases(deployment: Deployment) -> None:
+    made = [deployment.deploy() for _ in range(7)]
+    assert made == sorted(made) and len(set(made)) == 7
+    for host in HOSTS:
+        assert deployment.releases(host) == made[2:]
+        assert deployment.current(host) == made[-1]
+
+
+def test_rollback_switches_current_to_the_previous_release(deployment: Deployment) -> None:
+    older = deployment.deploy()
+    newer = deployment.deploy("--set", "deploy_env=production")
+    proc = deployment.corral("rollback")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        line
+        for host in HOSTS
+        for line in (
+            f"hello {older} reloaded: 1 replica(s), staging",
+            f"{host}: rolled back from {newer} to {older}",
+        )
+    ]
+    for host in HOSTS:
+        assert deployment.current(host) == older and deployment.running(host) == older
+        assert deployment.releases(host) == [older, newer]  # kept: deploy again to go forward
+        assert "environment = staging" in deployment.config(host)
+
+    again = deployment.corral("rollback", hosts=("host1",))
+    assert again.returncode == 1
+    assert again.stderr == f"host1: no release before {older} to roll back to\n"
+    assert deployment.current("host1") == older
+
+
+def test_a_failing_task_exits_with_the_remote_status_and_one_line(
+    deployment: Deployment,
+) -> None:
+    release = deployment.deploy(hosts=("host1",))
+    (deployment.base("host1") / "running").write_text("crashed\n")  # the service died
+    proc = deployment.corral("health", hosts=("host1",))
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == [
+        f"hello: running crashed but current is {release}: reload needed",  # hello's stderr
+        f"corral: host1: command '~/{deployment.remote_root}/host1/hello/current/bin/hello "
+        "health' exited with status 3",
+    ]
+
+
+def test_a_locked_host_refuses_deploys_until_unlocked(deployment: Deployment) -> None:
+    release = deployment.deploy()
+    locked = deployment.corral("lock", "--reason", "disk check", hosts=("host2",))
+    assert locked.returncode == 0, locked.stderr
+    proc = deployment.corral("deploy")
+    assert proc.returncode == 75
+    assert proc.stderr.splitlines()[0] == "deploys to host2 are locked: disk check"
+    assert proc.stderr.splitlines()[1].startswith("corral: host2: command 'test ! -e ")
+    assert proc.stderr.splitlines()[1].endswith("' exited with status 75")
+    assert len(deployment.releases("host1")) == 2  # host1, first in -H order, was done
+    assert deployment.releases("host2") == [release]
+    assert deployment.corral("unlock", hosts=("host2",)).returncode == 0
+    assert deployment.deploy(hosts=("host2",)) > release
+
+
+def test_a_config_the_validator_rejects_never_goes_live(deployment: Deployment) -> None:
+    release = deployment.deploy(hosts=("host1",))
+    proc = deployment.corral("--set", "app.replicas=0", "deploy", hosts=("host1",))
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("corral: host1: validation command ")
+    assert "bin/hello check-config " in lines[0]
+    assert "exited with status 2; the target was not replaced" in lines[0]
+    assert deployment.releases("host1") == [release]  # no new release, no half-made one
+    assert deployment.current("host1") == release == deployment.running("host1")
+
+
+def test_dry_prints_the_commands_and_changes_nothing(deployment: Deployment) -> None:
+    proc = deployment.corral("--dry", "deploy")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    base = f"~/{deployment.remote_root}/host2/hello"
+    assert f"[host2] mkdir -p {base}/releases && rm -rf {base}/releases/." in out
+    assert f"[host2] put {EXAMPLE / 'app'}/ -> {base}/releases/." in out
+    assert "[host2] put_template app.conf.j2 -> " in out
+    assert "[host2] ln -sfn releases/" in out and f"mv -T {base}/current.new {base}/current" in out
+    assert f"[host2] {base}/current/bin/hello reload" in out
+    assert not deployment.local_root.exists()
+
+
+def test_list_shows_the_tasks() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", "-c", "examples/deploy/corralfile.py", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[2:] == [
+        "  deploy      Deploy a release: upload, validate, switch, reload, prune.",
+        "  health      Check that hello runs the current release (it exits 3 if not).",
+        "  lock        Refuse deploys and rollbacks on these hosts until unlock.",
+        "  releases    List the releases on each host; * marks the current one.",
+        "  rollback    Switch back to the release before the current one, and reload.",
+        "  unlock      Allow deploys and rollbacks again.",
+    ]
+
+
+def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout
