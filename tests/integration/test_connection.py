@@ -421,3 +421,24 @@ def test_load_ssh_configs_off_ignores_every_file(fleet: SSHDFleet) -> None:
     c = Connection(fleet.hosts[0].alias, config=config)
     assert c.host == fleet.hosts[0].alias  # no alias resolution
     assert c.port == 22
+
+
+def test_dry_run_prints_transfers_and_commands_and_changes_nothing(
+    fleet: SSHDFleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    config = fleet_config(fleet, run={"dry": True})
+    c = Connection(fleet.hosts[0].alias, config=config)
+    c.put(str(local), "dry-run-target.txt")
+    c.run("touch dry-run-touched")
+    assert not c.is_connected
+    out = capsys.readouterr().out
+    assert f"[{fleet.hosts[0].alias}] put {local} -> dry-run-target.txt" in out
+    assert f"[{fleet.hosts[0].alias}] touch dry-run-touched" in out
+    assert (
+        fleet.run_as_user("ls ~/dry-run-target.txt ~/dry-run-touched 2>&1 || true").stdout.count(
+            "No such file"
+        )
+        == 2
+    )

@@ -35,17 +35,23 @@ def run_with_reports(executor: Executor, calls: list[Call], output: str) -> int:
         else:
             render_text(result, console)
 
+    pending: list[tuple[Call, GroupResult]] = []  # reported once the live display is gone
     executor.on_progress = on_progress
-    executor.on_group_result = report
+    executor.on_group_result = lambda call, result: pending.append((call, result))
     live = executor.group_limits is not None and output == "text" and status.is_terminal
     try:
         for call in executor.plan(*calls):
             hosts = [h for h in executor.hosts_for(call) if h is not None]
-            with contextlib.ExitStack() as stack:
-                if live and hosts:
-                    progress = stack.enter_context(GroupProgress(hosts, status))
-                executor.run_one(call)
-            progress = None
+            try:
+                with contextlib.ExitStack() as stack:
+                    if live and hosts:
+                        progress = stack.enter_context(GroupProgress(hosts, status))
+                    executor.run_one(call)
+            finally:
+                progress = None
+                for done in pending:
+                    report(*done)
+                pending.clear()
     except KeyboardInterrupt:
         partial = executor.group.last_result if executor.group is not None else None
         if partial is not None:

@@ -36,7 +36,7 @@ from ..runner.command import (
     kill_script,
     wrap,
 )
-from ..runner.dry import dry_result
+from ..runner.dry import dry_result, dry_transfer
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
@@ -542,6 +542,10 @@ class Connection:
         mode: int | None = None,
     ) -> TransferResult:
         """Upload a file (or a tree with recursive=True), atomically by default, over SFTP."""
+        if self.config.get("run.dry"):
+            return dry_transfer(
+                "put", local, remote, host=self.original_host, connection=self._public
+            )
         return await transfer.put(
             self,
             local,
@@ -566,6 +570,10 @@ class Connection:
         progress: ProgressCallback | None = None,
     ) -> TransferResult:
         """Download a file (or a tree); `local` may hold {host}, {user}, {port} placeholders."""
+        if self.config.get("run.dry"):
+            return dry_transfer(
+                "get", local, remote, host=self.original_host, connection=self._public
+            )
         return await transfer.get(
             self, remote, local, preserve_mode, recursive=recursive, progress=progress
         )
@@ -583,6 +591,14 @@ class Connection:
         owner: str | None = None,
     ) -> TransferResult:
         """Render a template here and upload it atomically, after `validate` accepts it."""
+        if self.config.get("run.dry"):
+            return dry_transfer(
+                "put",
+                f"{template} (rendered)",
+                remote,
+                host=self.original_host,
+                connection=self._public,
+            )
         return await transfer.put_template(
             self,
             template,
