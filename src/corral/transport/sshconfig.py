@@ -7,6 +7,7 @@ HashKnownHosts).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,18 @@ def lookup(host: str, paths: Sequence[str | Path], *, local_user: str) -> HostCo
     """Return the ssh_config settings for `host` from the given files (missing ones skipped)."""
     existing = [Path(os.path.expanduser(str(p))) for p in paths]
     existing = [p for p in existing if p.is_file() and os.access(p, os.R_OK)]
+    stamps = []
+    for path in existing:
+        st = path.stat()
+        stamps.append((str(path), st.st_mtime_ns, st.st_size))
+    # A fleet of 1,000 hosts built from one ssh_config parses it once per distinct host,
+    # and again only when a file changes (included files are not watched).
+    return _lookup(host, tuple(stamps), local_user)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookup(host: str, stamps: tuple[tuple[str, int, int], ...], local_user: str) -> HostConfig:
+    existing = [Path(path) for path, _, _ in stamps]
     try:
         parsed = _ClientConfig.load(None, existing, False, False, False, local_user, (), host, ())
     except ConfigParseError as exc:
