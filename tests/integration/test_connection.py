@@ -442,3 +442,14 @@ def test_dry_run_prints_transfers_and_commands_and_changes_nothing(
         )
         == 2
     )
+
+
+def test_aes_gcm_is_preferred_where_the_cpu_has_aes(fleet: SSHDFleet, config: Config) -> None:
+    with open("/proc/cpuinfo") as cpuinfo:
+        has_aes = any(line.startswith(("flags", "Features")) and " aes" in line for line in cpuinfo)
+    with Connection(fleet.hosts[0].alias, config=config) as c:
+        c.run("true")
+        transport = c._async._transport
+        assert transport is not None
+        cipher = transport.tunnel_connection().get_extra_info("send_cipher")
+    assert cipher == ("aes128-gcm@openssh.com" if has_aes else "chacha20-poly1305@openssh.com")

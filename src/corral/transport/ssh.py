@@ -83,6 +83,30 @@ class _Client(asyncssh.SSHClient):
         self.lost_reason = exc
 
 
+@functools.lru_cache(maxsize=1)
+def encryption_algs() -> list[str]:
+    """Return the cipher preference: AES-GCM first where the CPU has AES instructions.
+
+    asyncssh prefers chacha20-poly1305 (OpenSSH's choice for CPUs without AES hardware);
+    with AES-NI, AES-GCM moves bulk data ~1.4x faster here (100 MiB put: ~250 vs ~180 MiB/s).
+    Both are authenticated ciphers offered by OpenSSH servers.
+    """
+    from asyncssh.encryption import get_default_encryption_algs
+
+    default = [alg.decode() for alg in get_default_encryption_algs()]
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            has_aes = any(
+                line.startswith(("flags", "Features")) and " aes" in line for line in cpuinfo
+            )
+    except OSError:
+        has_aes = False
+    if not has_aes:
+        return default
+    fast = [alg for alg in ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com") if alg in default]
+    return fast + [alg for alg in default if alg not in fast]
+
+
 async def _agent(target: ConnectTarget) -> asyncssh.SSHAgentClient | None:
     """Connect to the ssh-agent the target uses, or None when there is none to reach."""
     path = target.agent_path or os.environ.get("SSH_AUTH_SOCK")
@@ -141,6 +165,7 @@ class SSHTransport:
             "agent_forwarding": _agent_to_forward(target),
             "client_factory": lambda: client,
             "encoding": None,  # bytes on the wire: one odd byte must not kill the connection
+            "encryption_algs": encryption_algs(),
         }
         agent = None
         if target.client_keys == []:
