@@ -7,12 +7,11 @@ host string, then ssh_config, then corral's config.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import shlex
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import IO, Any, Literal
 
@@ -32,14 +31,13 @@ from ..runner.command import (
     check_env,
     command_text,
     env_prefix,
-    join_cwd,
     kill_script,
-    wrap,
 )
 from ..runner.dry import dry_result, dry_transfer
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
+from ..runner.shaping import Shaping
 from ..runner.sudo import SudoGuard, new_nonce, sudo_command
 from ..transport.hostkeys import HostKeyVerifier, choose_policy
 from ..transport.ssh import ConnectTarget, SSHTransport, TransportClosed
@@ -103,7 +101,7 @@ def _proxy_command(template: str, host: str, port: int, user: str) -> str:
     return "".join(out)
 
 
-class Connection:
+class Connection(Shaping):
     """An SSH connection to one host; opened on first use, shared by every command on it."""
 
     def __init__(
@@ -185,8 +183,7 @@ class Connection:
         self._interrupted = False
         self._transport: SSHTransport | None = None
         self._opening: asyncio.Lock | None = None
-        self._cwd: list[str] = []
-        self._prefixes: list[str] = []
+        self._init_shaping()
         #: The object handed to users in Result.connection (the sync twin sets itself here).
         self._public: Any = self
 
@@ -372,33 +369,10 @@ class Connection:
 
     # ------------------------------------------------------------------ commands
 
-    @contextlib.contextmanager
-    def cd(self, path: str) -> Iterator[None]:
-        """Run commands in `path` (nested relative paths join) while the block runs."""
-        self._cwd.append(str(path))
-        try:
-            yield
-        finally:
-            self._cwd.pop()
-
-    @contextlib.contextmanager
-    def prefix(self, command: str) -> Iterator[None]:
-        """Run `command && ` before each command while the block runs."""
-        self._prefixes.append(command)
-        try:
-            yield
-        finally:
-            self._prefixes.pop()
-
-    @property
-    def cwd(self) -> str | None:
-        """The working directory set by enclosing `cd()` blocks, if any."""
-        return join_cwd(self._cwd)
-
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on the host and return its Result."""
         options = resolve_options(self.config, kwargs)
-        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        shaped = self._shape(command)
         check_env(options.env)
         run_id = secrets.token_hex(8)
         marker = {RUN_ID_VAR: run_id}
@@ -423,7 +397,7 @@ class Connection:
         """
         options = resolve_options(self.config, kwargs)
         check_env(options.env)
-        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        shaped = self._shape(command)
         run_id = secrets.token_hex(8)
         inner = env_prefix({RUN_ID_VAR: run_id, **options.env}) + shaped
         target_user = user if user is not None else self.config.get("sudo.user")

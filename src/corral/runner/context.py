@@ -5,57 +5,32 @@ A task run without hosts receives one; `Connection` offers the same methods for 
 
 from __future__ import annotations
 
-import contextlib
 import getpass
-from collections.abc import Iterator
 from typing import Any
 
 from ..config import Config, Secret
 from ..config.secret import reveal
 from ..result import Result
-from .command import Command, check_env, command_text, env_prefix, join_cwd, wrap
+from .command import Command, check_env, env_prefix
 from .local import run_local
 from .options import RunKwargs, Unpack, resolve_options
+from .shaping import Shaping
 from .sudo import SudoGuard, new_nonce, sudo_command
 
 
-class Context:
+class Context(Shaping):
     """Run commands on this machine, with the options of `Connection.run` and a Config."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
-        self._cwd: list[str] = []
-        self._prefixes: list[str] = []
+        self._init_shaping()
         #: The object handed to users in Result.connection (the sync twin sets itself here).
         self._public: Any = self
-
-    @contextlib.contextmanager
-    def cd(self, path: str) -> Iterator[None]:
-        """Run commands in `path` (nested relative paths join) while the block runs."""
-        self._cwd.append(str(path))
-        try:
-            yield
-        finally:
-            self._cwd.pop()
-
-    @contextlib.contextmanager
-    def prefix(self, command: str) -> Iterator[None]:
-        """Run `command && ` before each command while the block runs."""
-        self._prefixes.append(command)
-        try:
-            yield
-        finally:
-            self._prefixes.pop()
-
-    @property
-    def cwd(self) -> str | None:
-        """The working directory set by enclosing `cd()` blocks, if any."""
-        return join_cwd(self._cwd)
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine and return its Result."""
         options = resolve_options(self.config, kwargs)
-        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        shaped = self._shape(command)
         dry = bool(self.config.get("run.dry"))
         return await run_local(shaped, options, dry=dry, connection=self._public)
 
@@ -74,7 +49,7 @@ class Context:
         """
         options = resolve_options(self.config, kwargs)
         check_env(options.env)
-        shaped = wrap(command_text(command), cwd=self.cwd, prefixes=self._prefixes)
+        shaped = self._shape(command)
         target_user = user if user is not None else self.config.get("sudo.user")
         secret = password if password is not None else self.config.get("sudo.password")
         wire, prompt, marker = sudo_command(
