@@ -16,7 +16,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import IO, Any, Literal
 
 from ..config import Config, Secret
-from ..config.secret import reveal
 from ..errors import (
     CommandInterrupted,
     ConfigError,
@@ -38,7 +37,7 @@ from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.process import OutputCallback, Process, run_process
 from ..runner.shaping import Shaping
-from ..runner.sudo import SudoGuard, new_nonce, sudo_command
+from ..runner.sudo import SudoGuard, prepare_sudo
 from ..transport.hostkeys import HostKeyVerifier, choose_policy
 from ..transport.ssh import ConnectTarget, SSHTransport, TransportClosed
 from ..transport.sshconfig import (
@@ -399,25 +398,16 @@ class Connection(Shaping):
         check_env(options.env)
         shaped = self._shape(command)
         run_id = secrets.token_hex(8)
-        inner = env_prefix({RUN_ID_VAR: run_id, **options.env}) + shaped
-        target_user = user if user is not None else self.config.get("sudo.user")
-        secret = password if password is not None else self.config.get("sudo.password")
-        wire, prompt, marker = sudo_command(
-            inner,
-            user=target_user,
-            prompt_template=self.config.get("sudo.prompt"),
-            nonce=new_nonce(),
+        call = prepare_sudo(
+            shaped,
+            {RUN_ID_VAR: run_id, **options.env},
+            options,
+            self.config,
+            user=user,
+            password=password,
+            who=f"{self.user}@{self.original_host}",
         )
-        guard = SudoGuard(
-            prompt=prompt,
-            marker=marker,
-            password=reveal(secret),
-            user=f"{self.user}@{self.original_host}",
-            encoding=options.encoding,
-            marker_stream="stdout" if options.pty else "stderr",
-        )
-        display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
-        return await self._remote(wire, display, options, None, run_id, guard)
+        return await self._remote(call.wire, call.display, options, None, run_id, call.guard)
 
     async def _remote(
         self,

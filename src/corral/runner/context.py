@@ -9,13 +9,12 @@ import getpass
 from typing import Any
 
 from ..config import Config, Secret
-from ..config.secret import reveal
 from ..result import Result
-from .command import Command, check_env, env_prefix
+from .command import Command, check_env
 from .local import run_local
 from .options import RunKwargs, Unpack, resolve_options
 from .shaping import Shaping
-from .sudo import SudoGuard, new_nonce, sudo_command
+from .sudo import prepare_sudo
 
 
 class Context(Shaping):
@@ -50,30 +49,22 @@ class Context(Shaping):
         options = resolve_options(self.config, kwargs)
         check_env(options.env)
         shaped = self._shape(command)
-        target_user = user if user is not None else self.config.get("sudo.user")
-        secret = password if password is not None else self.config.get("sudo.password")
-        wire, prompt, marker = sudo_command(
-            env_prefix(dict(options.env)) + shaped,  # sudo resets the environment
-            user=target_user,
-            prompt_template=self.config.get("sudo.prompt"),
-            nonce=new_nonce(),
-        )
-        guard = SudoGuard(
-            prompt=prompt,
-            marker=marker,
-            password=reveal(secret),
-            user=f"{_local_user()}@local",
-            encoding=options.encoding,
-            marker_stream="stdout" if options.pty else "stderr",
-        )
-        display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
-        return await run_local(
-            wire,
+        call = prepare_sudo(
+            shaped,
+            options.env,
             options,
-            display=display,
+            self.config,
+            user=user,
+            password=password,
+            who=f"{_local_user()}@local",
+        )
+        return await run_local(
+            call.wire,
+            options,
+            display=call.display,
             dry=bool(self.config.get("run.dry")),
             connection=self._public,
-            guard=guard,
+            guard=call.guard,
         )
 
     def __repr__(self) -> str:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from ..config.secret import MASK, Secret
+from ..config import Config
+from ..config.secret import MASK, Secret, reveal
+from .command import env_prefix
+from .options import RunOptions
 
 #: sudo's messages when it refuses to run the command at all (no marker was printed).
 REFUSALS = (
@@ -143,3 +147,46 @@ def refusal_reason(stderr: str) -> str | None:
         if any(text in lowered for text in REFUSALS) or re.match(r"^sudo: ", lowered):
             return line.strip()
     return None
+
+
+@dataclass(frozen=True)
+class SudoCall:
+    """One sudo call, ready to run: the wire command, what to show, and its guard."""
+
+    wire: str
+    display: str
+    guard: SudoGuard
+
+
+def prepare_sudo(
+    shaped: str,
+    env: Mapping[str, str],
+    options: RunOptions,
+    config: Config,
+    *,
+    user: str | None,
+    password: str | Secret | None,
+    who: str,
+) -> SudoCall:
+    """Shape `shaped` (cd/prefix applied) for sudo with `env` inside; `who` names the login.
+
+    The user and password default to config `sudo.user` and `sudo.password`.
+    """
+    target_user = user if user is not None else config.get("sudo.user")
+    secret = password if password is not None else config.get("sudo.password")
+    wire, prompt, marker = sudo_command(
+        env_prefix(dict(env)) + shaped,  # sudo resets the environment: export inside
+        user=target_user,
+        prompt_template=config.get("sudo.prompt"),
+        nonce=new_nonce(),
+    )
+    guard = SudoGuard(
+        prompt=prompt,
+        marker=marker,
+        password=reveal(secret),
+        user=who,
+        encoding=options.encoding,
+        marker_stream="stdout" if options.pty else "stderr",
+    )
+    display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
+    return SudoCall(wire, display, guard)
