@@ -11,6 +11,14 @@ from typing import Any, Literal
 Stream = Literal["stdout", "stderr"]
 
 
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: an exit status, or the signal that killed it."""
+
+    code: int
+    signal: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Result:
     """The outcome of one command: its output, exit status and where it ran.

@@ -17,7 +17,7 @@ import pytest
 
 from corral.aio import Config, Connection
 from corral.errors import ConfigError
-from corral.remote.rsync import RsyncError, RsyncTimedOut, rsync
+from corral.remote.rsync import RsyncError, RsyncTimedOut
 from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config
@@ -81,7 +81,7 @@ async def test_push_copies_the_tree_and_lists_what_changed(
     fleet: SSHDFleet, config: Config, source: Path, remote_dir: str
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
-    result = await rsync(conn, f"{source}/", remote_dir)
+    result = await conn.rsync(f"{source}/", remote_dir)
     assert result.ok and result.exited == 0
     assert _digests(fleet.home / remote_dir) == _digests(source)
     assert sorted(result.changed) == ["./", "a.txt", "sub/", "sub/b.bin", "sub/with space.txt"]
@@ -97,11 +97,11 @@ async def test_second_identical_push_reports_no_changes(
     fleet: SSHDFleet, config: Config, source: Path, remote_dir: str
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
-    await rsync(conn, f"{source}/", remote_dir)
-    again = await rsync(conn, f"{source}/", remote_dir)
+    await conn.rsync(f"{source}/", remote_dir)
+    again = await conn.rsync(f"{source}/", remote_dir)
     assert again.changed == [] and again.deleted == []
     (source / "a.txt").write_bytes(b"alpha, edited\n")
-    edited = await rsync(conn, f"{source}/", remote_dir)
+    edited = await conn.rsync(f"{source}/", remote_dir)
     assert edited.changed == ["a.txt"]
     assert _digests(fleet.home / remote_dir) == _digests(source)
 
@@ -110,12 +110,12 @@ async def test_delete_removes_a_remote_extra_file_and_reports_it(
     fleet: SSHDFleet, config: Config, source: Path, remote_dir: str
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
-    await rsync(conn, f"{source}/", remote_dir)
+    await conn.rsync(f"{source}/", remote_dir)
     made = fleet.run_as_user(f"echo stale > ~/{remote_dir}/sub/extra.txt")
     assert made.returncode == 0, made.stderr
-    kept = await rsync(conn, f"{source}/", remote_dir)  # delete=False leaves it alone
+    kept = await conn.rsync(f"{source}/", remote_dir)  # delete=False leaves it alone
     assert kept.deleted == [] and (fleet.home / remote_dir / "sub/extra.txt").exists()
-    result = await rsync(conn, f"{source}/", remote_dir, delete=True)
+    result = await conn.rsync(f"{source}/", remote_dir, delete=True)
     assert result.deleted == ["sub/extra.txt"]
     assert result.changed == ["sub/extra.txt"]
     assert not (fleet.home / remote_dir / "sub/extra.txt").exists()
@@ -126,7 +126,7 @@ async def test_exclude_skips_matching_paths(
     fleet: SSHDFleet, config: Config, source: Path, remote_dir: str
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
-    result = await rsync(conn, f"{source}/", remote_dir, exclude=["*.bin", "with space.txt"])
+    result = await conn.rsync(f"{source}/", remote_dir, exclude=["*.bin", "with space.txt"])
     assert sorted(result.changed) == ["./", "a.txt", "sub/"]
     assert _digests(fleet.home / remote_dir) == {"a.txt": _digests(source)["a.txt"]}
 
@@ -135,7 +135,7 @@ async def test_dry_run_reports_changes_and_makes_none(
     fleet: SSHDFleet, config: Config, source: Path, remote_dir: str
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
-    result = await rsync(conn, f"{source}/", remote_dir, dry_run=True)
+    result = await conn.rsync(f"{source}/", remote_dir, dry_run=True)
     assert "a.txt" in result.changed and "--dry-run" in result.command
     assert not (fleet.home / remote_dir).exists()
 
@@ -150,7 +150,7 @@ async def test_pull_copies_the_remote_tree_here(
     assert made.returncode == 0, made.stderr
     conn = Connection(fleet.hosts[1].alias, config=config)
     local = tmp_path / "pulled here"
-    result = await rsync(conn, f"{remote_dir}/", str(local), upload=False)
+    result = await conn.rsync(f"{remote_dir}/", str(local), upload=False)
     assert _digests(local) == _digests(fleet.home / remote_dir)
     assert sorted(result.changed) == ["./", "deep/", "deep/er/", "deep/er/blob", "one.txt"]
     assert result.source == f"{remote_dir}/" and result.target == str(local)
@@ -165,13 +165,13 @@ async def test_paths_with_spaces_and_shell_metacharacters_are_taken_literally(
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
     odd = "it's a $(touch PWNED) `x` ; dir"
-    result = await rsync(conn, f"{source}/", f"{remote_dir}/{odd}", rsync_opts="--mkpath")
+    result = await conn.rsync(f"{source}/", f"{remote_dir}/{odd}", rsync_opts="--mkpath")
     assert _digests(fleet.home / remote_dir / odd) == _digests(source)
     assert "sub/with space.txt" in result.changed
     assert not (fleet.home / "PWNED").exists() and not (fleet.home / remote_dir / "PWNED").exists()
     monkeypatch.chdir(source.parent)
     # a colon before any slash would make rsync read a local path as "host:path"
-    await rsync(conn, f"{remote_dir}/{odd}/", "back: here", upload=False)
+    await conn.rsync(f"{remote_dir}/{odd}/", "back: here", upload=False)
     assert _digests(source.parent / "back: here") == _digests(source)
 
 
@@ -200,7 +200,7 @@ async def test_rsync_runs_ssh_on_a_private_config_with_the_words_it_was_given(
     )
     odd = ["-o", 'SendEnv=it\'s "odd" $HOME']
     with pytest.raises(RsyncError, match="ssh failed") as caught:
-        await rsync(conn, "/etc/hostname", "x", ssh_opts=odd)
+        await conn.rsync("/etc/hostname", "x", ssh_opts=odd)
     argv = (record / "argv").read_bytes().decode().split("\0")[:-1]
     assert argv[0] == "-F" and argv[2:4] == odd and argv[4] == "corral-target"
     assert argv[5] == "rsync" and "--server" in argv
@@ -230,7 +230,7 @@ async def test_rsync_through_a_gateway_connection_goes_through_the_bastion(
     bastion = Connection(bastion_host.alias, config=config)
     conn = Connection(target_host.alias, config=config, gateway=bastion)
     assert _forwards_to(fleet, target_host.address, target_host.port) == []
-    await rsync(conn, f"{source}/", "via-bastion")
+    await conn.rsync(f"{source}/", "via-bastion")
     assert _digests(fleet.home / "via-bastion") == _digests(source)
     assert len(_forwards_to(fleet, target_host.address, target_host.port)) == 1
     shutil.rmtree(fleet.home / "via-bastion")
@@ -248,7 +248,7 @@ async def test_rsync_through_a_proxy_jump_chain_of_two_hops(
         f"  UserKnownHostsFile {fleet.known_hosts_path}\n\n{fleet.ssh_config_path.read_text()}"
     )
     conn = Connection("behind", config=Config(overrides={"ssh_config_path": str(ssh_config)}))
-    result = await rsync(conn, f"{source}/", "via-two-hops")
+    result = await conn.rsync(f"{source}/", "via-two-hops")
     assert _digests(fleet.home / "via-two-hops") == _digests(source)
     assert "a.txt" in result.changed
     # hop1 was asked to reach hop2, and hop2 to reach the target; never hop1 (the first hop)
@@ -268,11 +268,11 @@ async def test_a_gateway_that_refuses_to_forward_fails_the_rsync(
     bastion = Connection(fleet.hosts[0].alias, config=config)
     conn = Connection(fleet.hosts[1].alias, config=config, gateway=bastion)
     with pytest.raises(RsyncError, match="refused to forward") as caught:
-        await rsync(conn, f"{source}/", "refused")
+        await conn.rsync(f"{source}/", "refused")
     assert caught.value.host == fleet.hosts[1].alias
     assert not (fleet.home / "refused").exists()
     direct = Connection(fleet.hosts[1].alias, config=config)
-    await rsync(direct, f"{source}/", "refused")
+    await direct.rsync(f"{source}/", "refused")
     assert _digests(fleet.home / "refused") == _digests(source)
     shutil.rmtree(fleet.home / "refused")
 
@@ -283,11 +283,11 @@ async def test_a_proxy_command_gateway_is_used(
     bastion, host = fleet.hosts[0], fleet.hosts[1]
     gateway = f"ssh -F {fleet.ssh_config_path} -o BatchMode=yes -W %h:%p {bastion.alias}"
     conn = Connection(host.alias, config=config, gateway=gateway)
-    await rsync(conn, f"{source}/", remote_dir)
+    await conn.rsync(f"{source}/", remote_dir)
     assert _digests(fleet.home / remote_dir) == _digests(source)
     broken = Connection(host.alias, config=config, gateway="false %h %p")
     with pytest.raises(RsyncError):
-        await rsync(broken, f"{source}/", remote_dir)
+        await broken.rsync(f"{source}/", remote_dir)
 
 
 # ---------------------------------------------------------------------- refusals and failures
@@ -306,7 +306,7 @@ async def test_an_unknown_host_key_fails_with_a_clear_error(
     )
     conn = Connection("stranger", config=Config(overrides={"ssh_config_path": str(ssh_config)}))
     with pytest.raises(RsyncError, match="could not verify a host key") as caught:
-        await rsync(conn, f"{source}/", remote_dir)
+        await conn.rsync(f"{source}/", remote_dir)
     assert str(caught.value).startswith("stranger: ")
     assert "Host key verification failed" in caught.value.result.stderr
     assert caught.value.result.exited == 255
@@ -326,7 +326,7 @@ async def test_accept_new_records_the_host_key_where_corral_would(
         "  StrictHostKeyChecking accept-new\n"
     )
     conn = Connection("fresh", config=Config(overrides={"ssh_config_path": str(ssh_config)}))
-    await rsync(conn, f"{source}/", remote_dir)
+    await conn.rsync(f"{source}/", remote_dir)
     assert known.read_text().startswith(f"[{host.address}]:{host.port} ssh-ed25519 ")
     assert _digests(fleet.home / remote_dir) == _digests(source)
 
@@ -348,11 +348,11 @@ async def test_host_key_alias_is_looked_up_as_openssh_does(
         "  HostKeyAlias web-key\n"
     )
     conn = Connection("aliased", config=Config(overrides={"ssh_config_path": str(ssh_config)}))
-    await rsync(conn, f"{source}/", remote_dir)
+    await conn.rsync(f"{source}/", remote_dir)
     assert _digests(fleet.home / remote_dir) == _digests(source)
     known.write_text(f"{pattern}{entry[len(pattern) :]}\n")  # only under the address: refused
     with pytest.raises(RsyncError, match="could not verify a host key"):
-        await rsync(conn, f"{source}/", remote_dir)
+        await conn.rsync(f"{source}/", remote_dir)
 
 
 async def test_a_password_only_connection_raises_config_error(fleet: SSHDFleet) -> None:
@@ -362,7 +362,7 @@ async def test_a_password_only_connection_raises_config_error(fleet: SSHDFleet) 
         connect_kwargs={"password": fleet.password},
     )
     with pytest.raises(ConfigError, match="password-only") as caught:
-        await rsync(conn, "/etc/hostname", "x")
+        await conn.rsync("/etc/hostname", "x")
     assert fleet.hosts[0].address in str(caught.value)
     assert fleet.password not in str(caught.value)
 
@@ -372,7 +372,7 @@ async def test_a_failed_transfer_raises_rsync_error_with_host_command_and_stderr
 ) -> None:
     conn = Connection(fleet.hosts[2].alias, config=config)
     with pytest.raises(RsyncError) as caught:
-        await rsync(conn, "no/such/path", str(tmp_path / "out"), upload=False)
+        await conn.rsync("no/such/path", str(tmp_path / "out"), upload=False)
     error = caught.value
     assert error.result.exited == 23 and not error.result.ok
     message = str(error)
@@ -386,7 +386,7 @@ async def test_ssh_opts_reach_the_ssh_command(
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
     with pytest.raises(RsyncError, match="Connection refused"):
-        await rsync(conn, f"{source}/", remote_dir, ssh_opts="-o Port=1")
+        await conn.rsync(f"{source}/", remote_dir, ssh_opts="-o Port=1")
 
 
 async def test_timeout_stops_rsync_and_its_ssh(
@@ -395,8 +395,8 @@ async def test_timeout_stops_rsync_and_its_ssh(
     conn = Connection(fleet.hosts[0].alias, config=config)
     started = time.monotonic()
     with pytest.raises(RsyncTimedOut) as caught:
-        await rsync(
-            conn, f"{source}/", remote_dir, rsync_opts=["--rsync-path=sleep 30; rsync"], timeout=1
+        await conn.rsync(
+            f"{source}/", remote_dir, rsync_opts=["--rsync-path=sleep 30; rsync"], timeout=1
         )
     assert time.monotonic() - started < 10
     assert isinstance(caught.value, TimeoutError)
@@ -411,7 +411,7 @@ async def test_cancelling_rsync_stops_rsync_and_its_ssh(
 ) -> None:
     conn = Connection(fleet.hosts[0].alias, config=config)
     marker = f"--rsync-path=sleep 31; rsync --corral-{remote_dir}"  # names this run's rsync
-    task = asyncio.create_task(rsync(conn, f"{source}/", remote_dir, rsync_opts=[marker]))
+    task = asyncio.create_task(conn.rsync(f"{source}/", remote_dir, rsync_opts=[marker]))
     group: list[str] = []
     for _ in range(100):
         await asyncio.sleep(0.05)

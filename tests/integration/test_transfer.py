@@ -96,12 +96,12 @@ async def test_put_and_get_round_trip_100_mib_with_bounded_memory(
     seen: list[tuple[int, int]] = []
     tracemalloc.start()
     try:
-        put = await transfer.put(
-            conn, big_file, str(remote_dir / "big.bin"), progress=lambda d, t: seen.append((d, t))
+        put = await conn.put(
+            big_file, str(remote_dir / "big.bin"), progress=lambda d, t: seen.append((d, t))
         )
         put_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
-        got = await transfer.get(conn, str(remote_dir / "big.bin"), str(tmp_path / "back.bin"))
+        got = await conn.get(str(remote_dir / "big.bin"), str(tmp_path / "back.bin"))
         get_peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -124,12 +124,10 @@ async def test_zero_byte_file_round_trips(
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     seen: list[tuple[int, int]] = []
-    result = await transfer.put(
-        conn, empty, str(remote_dir / "empty"), progress=lambda *a: seen.append(a)
-    )
+    result = await conn.put(empty, str(remote_dir / "empty"), progress=lambda *a: seen.append(a))
     assert (remote_dir / "empty").read_bytes() == b"" and result.bytes == 0
     assert seen == [(0, 0)]
-    got = await transfer.get(conn, str(remote_dir / "empty"), str(tmp_path / "back"))
+    got = await conn.get(str(remote_dir / "empty"), str(tmp_path / "back"))
     assert (tmp_path / "back").read_bytes() == b"" and got.bytes == 0
 
 
@@ -137,18 +135,18 @@ async def test_file_like_objects_round_trip(conn: corral.aio.Connection, remote_
     data = os.urandom(3 * MiB + 17)
     source = io.BytesIO(data)
     source.seek(100)  # Fabric uploads the whole object and restores the position
-    result = await transfer.put(conn, source, str(remote_dir / "blob"))
+    result = await conn.put(source, str(remote_dir / "blob"))
     assert (remote_dir / "blob").read_bytes() == data
     assert source.tell() == 100
     assert result.local is source and result.orig_local is source
     sink = io.BytesIO()
-    got = await transfer.get(conn, str(remote_dir / "blob"), sink)
+    got = await conn.get(str(remote_dir / "blob"), sink)
     assert sink.getvalue() == data and got.local is sink
 
 
 async def test_file_like_object_needs_a_remote_path(conn: corral.aio.Connection) -> None:
     with pytest.raises(ConfigError, match="remote path"):
-        await transfer.put(conn, io.BytesIO(b"x"))
+        await conn.put(io.BytesIO(b"x"))
 
 
 async def test_directory_targets_keep_the_file_name(
@@ -156,19 +154,19 @@ async def test_directory_targets_keep_the_file_name(
 ) -> None:
     local = tmp_path / "notes.txt"
     local.write_text("notes\n")
-    result = await transfer.put(conn, local, str(remote_dir))
+    result = await conn.put(local, str(remote_dir))
     assert result.remote == str(remote_dir / "notes.txt")
     assert (remote_dir / "notes.txt").read_text() == "notes\n"
     (remote_dir / "sub").mkdir()
     as_user(fleet, remote_dir / "sub")
-    await transfer.put(conn, local, str(remote_dir / "sub") + "/")
+    await conn.put(local, str(remote_dir / "sub") + "/")
     assert (remote_dir / "sub" / "notes.txt").exists()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    got = await transfer.get(conn, str(remote_dir / "notes.txt"), str(downloads))
+    got = await conn.get(str(remote_dir / "notes.txt"), str(downloads))
     assert got.local == str(downloads / "notes.txt")
     assert (downloads / "notes.txt").read_text() == "notes\n"
-    got = await transfer.get(conn, str(remote_dir / "notes.txt"), str(tmp_path / "new") + "/")
+    got = await conn.get(str(remote_dir / "notes.txt"), str(tmp_path / "new") + "/")
     assert (tmp_path / "new" / "notes.txt").read_text() == "notes\n"
 
 
@@ -179,12 +177,12 @@ async def test_defaults_are_the_remote_home_and_the_local_cwd(
     local = tmp_path / name
     local.write_text("home\n")
     try:
-        result = await transfer.put(conn, local)
+        result = await conn.put(local)
         assert result.remote == str(fleet.home / name)
         assert (fleet.home / name).read_text() == "home\n"
         monkeypatch.chdir(tmp_path)
         local.unlink()
-        got = await transfer.get(conn, name)
+        got = await conn.get(name)
         assert got.local == str(tmp_path / name) and local.read_text() == "home\n"
     finally:
         (fleet.home / name).unlink(missing_ok=True)
@@ -198,9 +196,9 @@ async def test_cd_applies_to_relative_remote_paths(
     (remote_dir / "inner").mkdir()
     as_user(fleet, remote_dir / "inner")
     with conn.cd(str(remote_dir)), conn.cd("inner"):
-        result = await transfer.put(conn, local, "here.txt")
-        got = await transfer.get(conn, "here.txt", str(tmp_path / "back.txt"))
-        absolute = await transfer.put(conn, local, str(remote_dir / "abs.txt"))
+        result = await conn.put(local, "here.txt")
+        got = await conn.get("here.txt", str(tmp_path / "back.txt"))
+        absolute = await conn.put(local, str(remote_dir / "abs.txt"))
     assert result.remote == str(remote_dir / "inner" / "here.txt")
     assert (remote_dir / "inner" / "here.txt").read_text() == "cd\n"
     assert (tmp_path / "back.txt").read_text() == "cd\n" and got.remote == result.remote
@@ -213,16 +211,16 @@ async def test_preserve_mode_both_ways(
     local = tmp_path / "script.sh"
     local.write_text("#!/bin/sh\n")
     local.chmod(0o751)
-    await transfer.put(conn, local, str(remote_dir / "script.sh"))
+    await conn.put(local, str(remote_dir / "script.sh"))
     assert stat.S_IMODE((remote_dir / "script.sh").stat().st_mode) == 0o751
     # preserve_mode=False keeps the mode of the file it replaces
     (remote_dir / "kept").write_text("old")
     as_user(fleet, remote_dir / "kept")
     (remote_dir / "kept").chmod(0o604)
-    await transfer.put(conn, local, str(remote_dir / "kept"), preserve_mode=False)
+    await conn.put(local, str(remote_dir / "kept"), preserve_mode=False)
     assert stat.S_IMODE((remote_dir / "kept").stat().st_mode) == 0o604
     (remote_dir / "script.sh").chmod(0o4710)  # setuid is not copied down
-    await transfer.get(conn, str(remote_dir / "script.sh"), str(tmp_path / "down.sh"))
+    await conn.get(str(remote_dir / "script.sh"), str(tmp_path / "down.sh"))
     assert stat.S_IMODE((tmp_path / "down.sh").stat().st_mode) == 0o710
 
 
@@ -234,7 +232,7 @@ async def test_get_placeholders_keep_three_hosts_apart(
 
     async def fetch(alias: str) -> str:
         async with corral.aio.Connection(alias, config=config) as c:
-            return str((await transfer.get(c, str(remote_dir / "app.log"), template)).local)
+            return str((await c.get(str(remote_dir / "app.log"), template)).local)
 
     paths = await asyncio.gather(*(fetch(h.alias) for h in fleet.hosts))
     assert sorted(paths) == sorted(
@@ -251,7 +249,7 @@ async def test_hostile_placeholder_values_are_refused_before_connecting(
 ) -> None:
     c = corral.aio.Connection(host or fleet.hosts[0].alias, user=user, config=config)
     with pytest.raises(TransferError, match="not a safe file name") as info:
-        await transfer.get(c, "/etc/hostname", str(tmp_path / "out" / "{user}-{host}" / "f"))
+        await c.get("/etc/hostname", str(tmp_path / "out" / "{user}-{host}" / "f"))
     assert not c.is_connected
     assert str(tmp_path / "out") in str(info.value)
     assert not (tmp_path / "out").exists()
@@ -273,7 +271,7 @@ async def test_recursive_put_and_get_keep_modes_and_symlinks(
     (tree / "sub").chmod(0o750)
     (tree / "link").symlink_to("sub/b.bin")
     (tree / "dangling").symlink_to("/nonexistent/target")
-    result = await transfer.put(conn, tree, str(remote_dir), recursive=True)
+    result = await conn.put(tree, str(remote_dir), recursive=True)
     landed = remote_dir / "tree"
     assert result.remote == str(landed) and result.files == 4 and result.changed
     assert (landed / "a.txt").read_text() == "a\n"
@@ -283,12 +281,12 @@ async def test_recursive_put_and_get_keep_modes_and_symlinks(
     assert stat.S_IMODE((landed / "sub").stat().st_mode) == 0o750
     assert os.readlink(landed / "link") == "sub/b.bin"
     assert os.readlink(landed / "dangling") == "/nonexistent/target"
-    again = await transfer.put(conn, tree, str(remote_dir), recursive=True, only_changed=True)
+    again = await conn.put(tree, str(remote_dir), recursive=True, only_changed=True)
     assert not again.changed and again.files == 0 and again.bytes == 0
 
     back = tmp_path / "back"
     back.mkdir()
-    got = await transfer.get(conn, str(landed), str(back), recursive=True)
+    got = await conn.get(str(landed), str(back), recursive=True)
     copy = back / "tree"
     assert got.local == str(copy) and got.files == 4
     assert sha256(copy / "sub" / "b.bin") == sha256(tree / "sub" / "b.bin")
@@ -298,7 +296,7 @@ async def test_recursive_put_and_get_keep_modes_and_symlinks(
     assert leftovers(back) == []
     # a second recursive get merges into the existing tree
     (landed / "a.txt").write_text("changed\n")
-    await transfer.get(conn, str(landed), str(back), recursive=True)
+    await conn.get(str(landed), str(back), recursive=True)
     assert (copy / "a.txt").read_text() == "changed\n"
 
 
@@ -309,7 +307,7 @@ async def test_recursive_get_does_not_follow_a_symlink_out_of_the_tree(
     (remote_dir / "tree" / "ok").write_text("ok")
     (remote_dir / "tree" / "escape").symlink_to("/etc")
     (remote_dir / "tree" / "passwd").symlink_to("/etc/passwd")
-    await transfer.get(conn, str(remote_dir / "tree"), str(tmp_path / "copy"), recursive=True)
+    await conn.get(str(remote_dir / "tree"), str(tmp_path / "copy"), recursive=True)
     assert sorted(os.listdir(tmp_path / "copy")) == ["ok"]
 
 
@@ -317,7 +315,7 @@ async def test_get_of_a_directory_needs_recursive(
     conn: corral.aio.Connection, remote_dir: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(TransferError, match="is a directory; pass recursive=True"):
-        await transfer.get(conn, str(remote_dir), str(tmp_path / "x"))
+        await conn.get(str(remote_dir), str(tmp_path / "x"))
 
 
 class _HostileSFTP(asyncssh.SFTPServer):
@@ -385,7 +383,7 @@ async def test_recursive_get_refuses_a_hostile_listing(tmp_path: Path, extra: li
         download.mkdir()
         async with corral.aio.Connection("hostile", config=config) as c:
             with pytest.raises(TransferError, match="the server listed") as info:
-                await transfer.get(c, "/tree", str(download), recursive=True)
+                await c.get("/tree", str(download), recursive=True)
         assert "hostile" in str(info.value) and str(download / "tree") in str(info.value)
         assert os.listdir(download) == []  # not even the partial tree
         assert "escaped" not in os.listdir(tmp_path) and "escaped-abs" not in os.listdir("/tmp")
@@ -400,12 +398,12 @@ async def test_only_changed_skips_an_identical_second_push(
     local = tmp_path / "conf"
     local.write_bytes(os.urandom(70_000))
     target = str(remote_dir / "conf")
-    first = await transfer.put(conn, local, target, only_changed=True)
-    second = await transfer.put(conn, local, target, only_changed=True)
+    first = await conn.put(local, target, only_changed=True)
+    second = await conn.put(local, target, only_changed=True)
     assert first.changed and first.bytes == 70_000
     assert not second.changed and second.bytes == 0
     local.write_bytes(os.urandom(70_000))  # same size, new content
-    third = await transfer.put(conn, local, target, only_changed=True)
+    third = await conn.put(local, target, only_changed=True)
     assert third.changed and sha256(target) == sha256(local)
 
 
@@ -414,9 +412,9 @@ async def test_only_changed_without_sha256sum_hashes_over_sftp(
 ) -> None:
     local = tmp_path / "conf"
     local.write_text("same\n")
-    await transfer.put(conn, local, str(remote_dir / "conf"))
+    await conn.put(local, str(remote_dir / "conf"))
     with conn.prefix("PATH=/nonexistent"):  # sha256sum is not found: exit 127
-        result = await transfer.put(conn, local, str(remote_dir / "conf"), only_changed=True)
+        result = await conn.put(local, str(remote_dir / "conf"), only_changed=True)
     assert not result.changed
 
 
@@ -455,7 +453,7 @@ async def test_interrupted_upload_leaves_the_target_and_no_temp_file(
 
             expected = asyncio.CancelledError if how == "cancel" else ConnectionLost
             with pytest.raises(expected) as info:
-                await transfer.put(c, local, str(target), progress=interrupt)
+                await c.put(local, str(target), progress=interrupt)
             assert len(fired) == 1 and len(fired[0]) == 1
             if how == "kill-session":
                 message = str(info.value)
@@ -485,7 +483,7 @@ async def test_planted_symlink_at_the_temp_name_is_not_followed(
     monkeypatch.setattr(transfer.upload, "_token", lambda: next(tokens))
     local = tmp_path / "target.txt"
     local.write_text("new\n")
-    await transfer.put(conn, local, str(remote_dir / "target.txt"))
+    await conn.put(local, str(remote_dir / "target.txt"))
     assert victim.read_text() == "precious\n"
     assert os.readlink(planted) == str(victim)  # not ours: left alone
     assert (remote_dir / "target.txt").read_text() == "new\n"
@@ -501,7 +499,7 @@ async def test_atomic_false_writes_in_place(
     inode = target.stat().st_ino
     local = tmp_path / "inplace"
     local.write_text("new\n")
-    await transfer.put(conn, local, str(target), atomic=False)
+    await conn.put(local, str(target), atomic=False)
     assert target.read_text() == "new\n" and target.stat().st_ino == inode
 
 
@@ -518,7 +516,7 @@ async def test_remote_permission_denied_names_host_and_paths(
         local = tmp_path / "file"
         local.write_text("x")
         with pytest.raises(TransferError) as info:
-            await transfer.put(conn, local, str(locked / "target"))
+            await conn.put(local, str(locked / "target"))
         message = str(info.value)
         assert conn.original_host in message and str(local) in message
         assert str(locked / "target") in message and "not writable" in message
@@ -527,7 +525,7 @@ async def test_remote_permission_denied_names_host_and_paths(
         (locked / "secret").write_text("s")
         (locked / "secret").chmod(0o600)
         with pytest.raises(TransferError, match="permission denied") as got:
-            await transfer.get(conn, str(locked / "secret"), str(tmp_path / "secret"))
+            await conn.get(str(locked / "secret"), str(tmp_path / "secret"))
         assert conn.original_host in str(got.value) and str(locked / "secret") in str(got.value)
         assert not (tmp_path / "secret").exists() and leftovers(tmp_path) == []
     finally:
@@ -541,14 +539,14 @@ async def test_missing_remote_directory_and_missing_files_are_named(
     local.write_text("x")
     missing = remote_dir / "no" / "such"
     with pytest.raises(TransferError, match=f"remote directory {missing} does not exist") as info:
-        await transfer.put(conn, local, str(missing / "file"))
+        await conn.put(local, str(missing / "file"))
     assert conn.original_host in str(info.value) and str(local) in str(info.value)
     with pytest.raises(TransferError, match=r"local .*nothere does not exist"):
-        await transfer.put(conn, tmp_path / "nothere", str(remote_dir / "x"))
+        await conn.put(tmp_path / "nothere", str(remote_dir / "x"))
     with pytest.raises(TransferError, match=f"remote {remote_dir}/gone does not exist"):
-        await transfer.get(conn, str(remote_dir / "gone"), str(tmp_path / "gone"))
+        await conn.get(str(remote_dir / "gone"), str(tmp_path / "gone"))
     with pytest.raises(TransferError, match="is a directory; pass recursive=True"):
-        await transfer.put(conn, tmp_path, str(remote_dir / "x"))
+        await conn.put(tmp_path, str(remote_dir / "x"))
 
 
 @pytest.mark.parametrize(
@@ -563,7 +561,7 @@ async def test_a_host_without_sftp_is_a_transfer_error(
     local.write_text("x")
     async with corral.aio.Connection(small.hosts[0].alias, config=fleet_config(small)) as c:
         with pytest.raises(TransferError, match=reason) as info:
-            await transfer.put(c, local, "f")
+            await c.put(local, "f")
         assert small.hosts[0].alias in str(info.value) and str(local) in str(info.value)
         assert (await c.run("echo usable", hide=True)).stdout == "usable\n"
 
@@ -634,7 +632,7 @@ async def test_disk_full_is_reported_and_the_target_kept(
         async with corral.aio.Connection(alias, config=config) as c:
             await c.run(f"printf 'keep me\\n' > {mount}/target", hide=True)
             with pytest.raises(TransferError, match=r"write failed \(disk full\?\)") as info:
-                await transfer.put(c, local, f"{mount}/target")
+                await c.put(local, f"{mount}/target")
             message = str(info.value)
             assert "full" in message and str(local) in message and f"{mount}/target" in message
             assert (await c.run(f"cat {mount}/target", hide=True)).stdout == "keep me\n"
@@ -650,8 +648,8 @@ async def test_put_template_renders_jinja2(
 ) -> None:
     template = tmp_path / "site.conf.j2"
     template.write_text("server {{ name }};\n{% for p in ports %}listen {{ p }};\n{% endfor %}")
-    result = await transfer.put_template(
-        conn, template, str(remote_dir) + "/", {"name": "web", "ports": [80, 443]}, mode=0o640
+    result = await conn.put_template(
+        template, str(remote_dir) + "/", {"name": "web", "ports": [80, 443]}, mode=0o640
     )
     assert result.remote == str(remote_dir / "site.conf")
     assert (remote_dir / "site.conf").read_text() == "server web;\nlisten 80;\nlisten 443;\n"
@@ -664,16 +662,14 @@ async def test_put_template_missing_variable_names_it(
     template = tmp_path / "t.j2"
     template.write_text("a={{ present }} b={{ absent_value }}\n")
     with pytest.raises(TemplateError, match="absent_value") as info:
-        await transfer.put_template(conn, template, str(remote_dir / "t"), {"present": 1})
+        await conn.put_template(template, str(remote_dir / "t"), {"present": 1})
     assert isinstance(info.value, ConfigError) and conn.original_host in str(info.value)
     template.write_text("a=$present b=$missing_one\n")
     with pytest.raises(TemplateError, match="missing_one"):
-        await transfer.put_template(
-            conn, template, str(remote_dir / "t"), {"present": 1}, engine="string"
-        )
+        await conn.put_template(template, str(remote_dir / "t"), {"present": 1}, engine="string")
     assert not (remote_dir / "t").exists()
-    await transfer.put_template(
-        conn, template, str(remote_dir / "t"), {"present": 1, "missing_one": 2}, engine="string"
+    await conn.put_template(
+        template, str(remote_dir / "t"), {"present": 1, "missing_one": 2}, engine="string"
     )
     assert (remote_dir / "t").read_text() == "a=1 b=2\n"
 
@@ -688,17 +684,15 @@ async def test_put_template_validate_gates_the_rename(
     template.write_text("{{ line }}\n")
     check = "grep -q '^good=' {path} || { echo \"bad line in {path}\" >&2; exit 3; }"
     with pytest.raises(ValidationError) as info:
-        await transfer.put_template(conn, template, str(target), {"line": "broken"}, validate=check)
+        await conn.put_template(template, str(target), {"line": "broken"}, validate=check)
     assert target.read_text() == "good=1\n"
     assert leftovers(remote_dir) == []
     assert info.value.result.exited == 3 and "bad line in" in str(info.value)
     assert conn.original_host in str(info.value) and str(target) in str(info.value)
-    result = await transfer.put_template(
-        conn, template, str(target), {"line": "good=2"}, validate=check
-    )
+    result = await conn.put_template(template, str(target), {"line": "good=2"}, validate=check)
     assert result.changed and target.read_text() == "good=2\n"
     with pytest.raises(ConfigError, match="path"):
-        await transfer.put_template(conn, template, str(target), {}, validate="true")
+        await conn.put_template(template, str(target), {}, validate="true")
 
 
 # ---------------------------------------------------------------------- sudo
@@ -730,14 +724,13 @@ async def test_sudo_put_installs_as_root_with_owner_and_mode(
         local.chmod(0o600)
         staged_before = _staging_dirs(fleet)
         async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
-            created = await transfer.put(
-                c, local, str(root_dir) + "/", sudo=True, owner="corral-other", mode=0o644
+            created = await c.put(
+                local, str(root_dir) + "/", sudo=True, owner="corral-other", mode=0o644
             )
-            replaced = await transfer.put(
-                c, local, str(root_dir / "existing"), sudo=True, preserve_mode=False
+            replaced = await c.put(
+                local, str(root_dir / "existing"), sudo=True, preserve_mode=False
             )
-            again = await transfer.put(
-                c,
+            again = await c.put(
                 local,
                 str(root_dir / "existing"),
                 sudo=True,
@@ -771,8 +764,7 @@ async def test_sudo_put_template_validate_failure_keeps_root_file(
         template.write_text("{{ body }}\n")
         async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
             with pytest.raises(ValidationError, match="nope"):
-                await transfer.put_template(
-                    c,
+                await c.put_template(
                     template,
                     str(root_dir / "site.conf"),
                     {"body": "bad"},
@@ -780,8 +772,7 @@ async def test_sudo_put_template_validate_failure_keeps_root_file(
                     validate="grep -q ok {path} || { echo nope >&2; exit 1; }",
                 )
             assert (root_dir / "site.conf").read_text() == "ok\n"
-            await transfer.put_template(
-                c,
+            await c.put_template(
                 template,
                 str(root_dir / "site.conf"),
                 {"body": "ok 2"},

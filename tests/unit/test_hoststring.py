@@ -1,7 +1,7 @@
 import pytest
 
 from corral.errors import InvalidHostError
-from corral.remote.hoststring import HostSpec, parse_host_string
+from corral.transport.hoststring import HostSpec, parse_host_string
 
 
 @pytest.mark.parametrize(

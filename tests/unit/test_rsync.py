@@ -12,7 +12,6 @@ from corral.config import Secret
 from corral.errors import ConfigError, KeyFileError
 from corral.remote.rsync import (
     check_credentials,
-    connection_chain,
     host_block,
     parse_itemized,
     remote_shell,
@@ -347,18 +346,18 @@ def test_a_missing_key_file_is_a_key_file_error(tmp_path: Path) -> None:
         check_credentials(_target(client_keys=[str(tmp_path / "nope")]))
 
 
-# ---------------------------------------------------------------------- connection_chain
+# ---------------------------------------------------------------------- the hop chain
 
 
 def _connection(host: str, gateway: Connection | str | None = None) -> Connection:
     return Connection(host, config=Config(overrides={"load_ssh_configs": False}), gateway=gateway)
 
 
-def test_connection_chain_lists_hops_outermost_first() -> None:
+def test_hop_chain_lists_hops_outermost_first() -> None:
     hop1 = _connection("u1@hop1:2201", gateway="nc %h %p")
     hop2 = _connection("u2@hop2", gateway=hop1)
     target = _connection("web", gateway=hop2)
-    chain = connection_chain(target)
+    chain = target._chain()
     assert [(t.label, t.user, t.port) for t in chain] == [
         ("hop1", "u1", 2201),
         ("hop2", "u2", 22),
@@ -368,9 +367,9 @@ def test_connection_chain_lists_hops_outermost_first() -> None:
     assert chain[1].proxy_command is None and chain[2].proxy_command is None
 
 
-def test_connection_chain_refuses_a_loop() -> None:
+def test_hop_chain_refuses_a_loop() -> None:
     hop = _connection("hop")
     target = _connection("web", gateway=hop)
     hop.gateway = target
     with pytest.raises(ConfigError, match="loops"):
-        connection_chain(target)
+        target._chain()

@@ -9,7 +9,8 @@ from typing import Any
 SECRET_KEYS = frozenset({"sudo.password", "connect_kwargs.password", "connect_kwargs.passphrase"})
 
 
-def _local_user() -> str:
+def local_user() -> str:
+    """Return the name of the user running corral (root when it cannot be told)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers) and no USER variable
@@ -40,7 +41,7 @@ def global_defaults() -> dict[str, Any]:
         },
         "timeouts": {"connect": 10, "command": None},
         "connect_kwargs": {},
-        "user": _local_user(),
+        "user": local_user(),
         "port": 22,
         "forward_agent": False,
         "gateway": None,

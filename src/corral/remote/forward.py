@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..errors import ConfigError, ForwardError
 from ..transport.forward import forward_local_port, forward_remote_port
+from ..transport.ssh import SSHTransport
 
-if TYPE_CHECKING:
-    from .connection import Connection
+#: Opens (or reuses) the connection a forward runs over.
+OpenTransport = Callable[[], Awaitable[SSHTransport]]
 
 __all__ = ["ForwardError", "forward_local", "forward_remote"]
 
@@ -25,7 +25,7 @@ def _other_port(name: str, port: int | None, other_name: str, other: int) -> int
 
 @contextlib.asynccontextmanager
 async def forward_local(
-    conn: Connection,
+    open_transport: OpenTransport,
     local_port: int,
     remote_port: int | None = None,
     remote_host: str = "localhost",
@@ -36,7 +36,7 @@ async def forward_local(
     Yields the local port listened on (the one the system chose when `local_port` is 0).
     """
     dest_port = _other_port("remote_port", remote_port, "local_port", local_port)
-    transport = await conn._ensure_open()
+    transport = await open_transport()
     forward = await forward_local_port(transport, local_host, local_port, remote_host, dest_port)
     try:
         yield forward.port
@@ -46,7 +46,7 @@ async def forward_local(
 
 @contextlib.asynccontextmanager
 async def forward_remote(
-    conn: Connection,
+    open_transport: OpenTransport,
     remote_port: int,
     local_port: int | None = None,
     remote_host: str = "127.0.0.1",
@@ -57,7 +57,7 @@ async def forward_remote(
     Yields the remote port listened on (the one the server chose when `remote_port` is 0).
     """
     dest_port = _other_port("local_port", local_port, "remote_port", remote_port)
-    transport = await conn._ensure_open()
+    transport = await open_transport()
     forward = await forward_remote_port(transport, remote_host, remote_port, local_host, dest_port)
     try:
         yield forward.port

@@ -9,20 +9,23 @@ thresholds stop starting hosts; every host ends up in the GroupResult.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
+from ..config import Config
 from ..errors import ConfigError, ConnectError, GroupException, HostSkipped, HostTimeout
 from ..result import GroupResult, Result
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
-from ..runner.prefix import PrefixedStream
+from ..runner.prefix import host_lines
 from .connection import Connection
 from .limits import ensure_open_files
+from .transfer import GetKwargs, LocalPath, PutKwargs
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict
@@ -52,8 +55,33 @@ class GroupKwargs(TypedDict, total=False):
     connect_retries: int
 
 
+class ConnectionKwargs(TypedDict, total=False):
+    """Settings of each host's Connection, as `Connection(host, ...)` takes them."""
+
+    user: str | None
+    port: int | None
+    config: Config | None
+    gateway: Any  # a Connection (of the same API) or a ProxyCommand string
+    forward_agent: bool | None
+    connect_timeout: float | None
+    connect_kwargs: Mapping[str, Any] | None
+    inline_ssh_env: bool | None
+
+
+class GroupOptions(GroupKwargs, ConnectionKwargs, total=False):
+    """What `Group(*hosts, ...)` takes: the group's limits and each Connection's settings."""
+
+
 class GroupRunKwargs(RunKwargs, GroupKwargs, total=False):
     """Options of `Group.run`/`sudo`: the run options and the group's limits."""
+
+
+class GroupPutKwargs(PutKwargs, GroupKwargs, total=False):
+    """Options of `Group.put`: the put options and the group's limits."""
+
+
+class GroupGetKwargs(GetKwargs, GroupKwargs, total=False):
+    """Options of `Group.get`: the get options and the group's limits."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,22 @@ def count_of(value: int | str | None, total: int, name: str) -> int | None:
         ) from None
 
 
+@contextlib.contextmanager
+def prefixed_output(conn: Connection) -> Iterator[None]:
+    """While the block runs, `conn`'s commands show their output as `[host] ` lines.
+
+    Calls that name their own stream or hide output are left alone; a final partial line is
+    written when the block ends.
+    """
+    saved, route = conn.output_route, host_lines(conn.original_host)
+    conn.output_route = route
+    try:
+        yield
+    finally:
+        conn.output_route = saved
+        route.close()
+
+
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     limits = {k: kwargs.pop(k) for k in list(kwargs) if k in GroupKwargs.__annotations__}
     return limits, kwargs
@@ -107,26 +151,12 @@ class Group:
 
     _serial = False  # SerialGroup: one host at a time, whatever concurrency says
 
-    def __init__(
-        self,
-        *hosts: str,
-        concurrency: int = 64,
-        batch_size: int | str | None = None,
-        max_failures: int | str | None = None,
-        fail_fast: bool = False,
-        host_timeout: float | None = None,
-        connect_retries: int = 3,
-        **connection_kwargs: Any,
-    ) -> None:
-        self.connections: list[Connection] = [Connection(h, **connection_kwargs) for h in hosts]
-        self.policy = GroupPolicy(
-            concurrency=1 if self._serial else concurrency,
-            batch_size=batch_size,
-            max_failures=max_failures,
-            fail_fast=fail_fast,
-            host_timeout=host_timeout,
-            connect_retries=connect_retries,
-        )
+    def __init__(self, *hosts: str, **options: Unpack[GroupOptions]) -> None:
+        limits, settings = _split_kwargs(dict(options))
+        self.connections: list[Connection] = [Connection(h, **settings) for h in hosts]
+        self.policy = GroupPolicy(**limits)
+        if self._serial:
+            self.policy = replace(self.policy, concurrency=1)
         #: The result of the latest call, filled in as hosts finish (also after Ctrl-C).
         self.last_result: GroupResult | None = None
         #: Called with (host, state) as hosts start ("running") and end ("ok", "failed",
@@ -134,7 +164,9 @@ class Group:
         self.on_progress: Callable[[str, str], None] | None = None
 
     @classmethod
-    def from_connections(cls, connections: Sequence[Connection], **limits: Any) -> Group:
+    def from_connections(
+        cls, connections: Sequence[Connection], **limits: Unpack[GroupKwargs]
+    ) -> Group:
         """Make a group of existing connections."""
         group = cls(**limits)
         group.connections = list(connections)
@@ -187,12 +219,24 @@ class Group:
         options.update(user=user, password=password)
         return await self._each(self._command_op("sudo", command, options), limits)
 
-    async def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> GroupResult:
+    async def put(
+        self,
+        local: LocalPath | IO[bytes],
+        remote: str | None = None,
+        preserve_mode: bool = True,
+        **kwargs: Unpack[GroupPutKwargs],
+    ) -> GroupResult:
         """Upload a file (or tree) to every host."""
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.put(local, remote, **options), limits)
+        return await self._each(lambda c: c.put(local, remote, preserve_mode, **options), limits)
 
-    async def get(self, remote: str, local: str = "{host}/", **kwargs: Any) -> GroupResult:
+    async def get(
+        self,
+        remote: str,
+        local: str = "{host}/",
+        preserve_mode: bool = True,
+        **kwargs: Unpack[GroupGetKwargs],
+    ) -> GroupResult:
         """Download a file from every host; `local` must separate hosts, e.g. "{host}/"."""
         if len(self.connections) > 1 and "{host}" not in str(local):
             raise ConfigError(
@@ -200,28 +244,17 @@ class Group:
                 "or every host would overwrite the same file"
             )
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.get(remote, local, **options), limits)
+        return await self._each(lambda c: c.get(remote, local, preserve_mode, **options), limits)
 
     def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> Operation:
-        hidden = options.get("hide") in (True, "both")
-        prefix = len(self.connections) > 1 and not hidden
+        prefix = len(self.connections) > 1
 
         async def op(conn: Connection) -> Result:
             call = getattr(conn, method)
             if not prefix:
                 return await call(command, **options)  # type: ignore[no-any-return]
-            streams: dict[str, Any] = {}
-            hide = options.get("hide")
-            if "out_stream" not in options and hide not in ("out", "stdout"):
-                streams["out_stream"] = PrefixedStream(conn.original_host, sys.stdout)
-            if "err_stream" not in options and hide not in ("err", "stderr"):
-                streams["err_stream"] = PrefixedStream(conn.original_host, sys.stderr)
-            extra: dict[str, Any] = {"capture_limit": None} if streams else {}
-            try:
-                return await call(command, **{**extra, **options, **streams})  # type: ignore[no-any-return]
-            finally:
-                for stream in streams.values():
-                    stream.close()
+            with prefixed_output(conn):
+                return await call(command, **options)  # type: ignore[no-any-return]
 
         return op
 
@@ -248,7 +281,7 @@ class Group:
 
         def record(index: int, outcome: Any, took: float | None = None) -> None:
             outcomes[index] = outcome
-            key = connections[index]._public
+            key = connections[index]
             result[key] = outcome  # live view; ordered at the end
             if took is not None:
                 durations[index] = result.durations[key] = took
@@ -261,9 +294,9 @@ class Group:
             result.durations.clear()
             for index, conn in enumerate(connections):
                 if index in outcomes:
-                    result[conn._public] = outcomes[index]
+                    result[conn] = outcomes[index]
                 if index in durations:
-                    result.durations[conn._public] = durations[index]
+                    result.durations[conn] = durations[index]
             result.duration = time.monotonic() - started
 
         async def one(index: int, conn: Connection) -> None:

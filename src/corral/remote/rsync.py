@@ -7,29 +7,54 @@ rsync's ssh connects the way corral would, and never reads the user's ~/.ssh/con
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import math
 import os
 import re
 import shlex
 import shutil
-import signal
+import sys
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, HostError, KeyFileError
+from ..errors import CommandTimedOut, ConfigError, HostError, KeyFileError
 from ..result import RsyncResult
-from ..transport.ssh import ConnectTarget
+from ..runner.local import run_local
+from ..runner.options import RunOptions
+from ..transport.target import ConnectTarget
 
-if TYPE_CHECKING:
-    from .connection import Connection
+if sys.version_info >= (3, 11):
+    from typing import TypedDict, Unpack
+else:  # pragma: no cover
+    from typing_extensions import TypedDict, Unpack
 
 TARGET_ALIAS = "corral-target"
 HOP_ALIAS = "corral-hop-{}"  # numbered from 1, the hop nearest this machine
-MAX_HOPS = 16
-KILL_GRACE = 2.0  # seconds between SIGTERM (rsync removes its partial files) and SIGKILL
+#: ssh's message when it could not log in (rsync's file errors say "Permission denied (13)").
+_SSH_AUTH = re.compile(r"Permission denied \((publickey|password|keyboard|hostbased|gssapi)")
+
+
+class RsyncKwargs(TypedDict, total=False):
+    """Keyword options of `rsync` (defaults in brackets).
+
+    delete: delete extraneous files on the receiving side [False]; exclude: patterns
+    [()]; rsync_opts: extra rsync arguments, a string split like a shell would [()];
+    ssh_opts: extra arguments for the ssh that reaches the host, not the gateways [()];
+    upload: False copies from the host [True]; archive: `--archive` [True]; checksum
+    [False]; dry_run: rsync's own `--dry-run` [False]; timeout: seconds before rsync is
+    stopped and RsyncTimedOut raised [None].
+    """
+
+    delete: bool
+    exclude: Sequence[str]
+    rsync_opts: str | Sequence[str]
+    ssh_opts: str | Sequence[str]
+    upload: bool
+    archive: bool
+    checksum: bool
+    dry_run: bool
+    timeout: float | None
+
 
 # asyncssh's default client keys (load_default_keypairs), looked for when none are configured.
 _DEFAULT_KEYS = (
@@ -89,20 +114,6 @@ class RsyncTimedOut(RsyncError, TimeoutError):
 
 
 # ---------------------------------------------------------------------- the ssh side
-
-
-def connection_chain(conn: Connection) -> list[ConnectTarget]:
-    """Return the ConnectTarget of every hop to `conn`, the first hop first, `conn` last."""
-    chain: list[ConnectTarget] = []
-    seen: set[int] = set()
-    hop: Connection | str | None = conn
-    while hop is not None and not isinstance(hop, str):
-        if id(hop) in seen or len(chain) >= MAX_HOPS:
-            raise ConfigError(f"{conn.original_host}: gateway chain loops or exceeds {MAX_HOPS}")
-        seen.add(id(hop))
-        chain.append(hop._target())
-        hop = hop.gateway
-    return chain[::-1]
 
 
 def _default_key_exists() -> bool:
@@ -317,8 +328,11 @@ def _stderr_tail(stderr: str, lines: int = 10) -> str:
     return f"\nstderr (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
 
 
-def _hint(stderr: str, chain: Sequence[ConnectTarget]) -> str:
-    """Say what to do next for the failures ssh reports in a known way."""
+def _hint(status: int, stderr: str, chain: Sequence[ConnectTarget]) -> str:
+    """Say what to do next when the ssh step failed in a known way (status 255, or 12 when
+    ssh died after starting); nothing when rsync itself failed (e.g. a file permission)."""
+    if status not in (255, 12):
+        return ""
     if "Host key verification failed" in stderr:
         files = sorted({f for t in chain for f in t.verifier.files if os.path.exists(f)})
         where = ", ".join(files) or "no known_hosts file exists"
@@ -326,7 +340,7 @@ def _hint(stderr: str, chain: Sequence[ConnectTarget]) -> str:
             f"; ssh could not verify a host key (known_hosts: {where}): verify the fingerprint "
             "and add it, or set host_key_policy='accept-new'"
         )
-    if "Permission denied" in stderr:
+    if _SSH_AUTH.search(stderr):
         passphrase = any(t.passphrase is not None for t in chain)
         return "; ssh authentication failed (keys and agent only" + (
             ", and it cannot decrypt a key with connect_kwargs passphrase: use ssh-agent)"
@@ -344,87 +358,38 @@ def _write_private(path: str, text: str) -> None:
         handle.write(text)
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-async def _drain(stream: asyncio.StreamReader | None, sink: bytearray) -> None:
-    while stream is not None and (chunk := await stream.read(64 * 1024)):
-        sink += chunk
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """Stop rsync and its ssh (one process group): TERM, then KILL after a grace period."""
-    _signal_group(process.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.shield(process.wait()), KILL_GRACE)
-    except asyncio.TimeoutError:
-        _signal_group(process.pid, signal.SIGKILL)
-        await process.wait()
-    _signal_group(process.pid, signal.SIGKILL)  # an ssh or ProxyCommand that outlived rsync
-
-
-async def _execute(argv: Sequence[str], timeout: float | None) -> tuple[int, bytes, bytes, bool]:
-    """Run argv in its own process group; return (status, stdout, stderr, timed_out)."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # one group: a timeout or cancel stops rsync and its ssh
-    )
-    out, err = bytearray(), bytearray()
-    timed_out = False
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(
-                _drain(process.stdout, out), _drain(process.stderr, err), process.wait()
-            ),
-            timeout,
-        )
-    except asyncio.TimeoutError:
-        timed_out = True
-    finally:
-        if process.returncode is None:
-            await _stop(process)
-    assert process.returncode is not None
-    return process.returncode, bytes(out), bytes(err), timed_out
+#: How rsync runs: output captured (its itemized list is parsed), stdin closed, its own group.
+_QUIET = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False, shell="/bin/sh")
 
 
 async def rsync(
-    conn: Connection,
+    chain: Sequence[ConnectTarget],
     source: str | os.PathLike[str],
     target: str,
     *,
-    delete: bool = False,
-    exclude: Sequence[str] = (),
-    rsync_opts: str | Sequence[str] = (),
-    ssh_opts: str | Sequence[str] = (),
-    upload: bool = True,
-    archive: bool = True,
-    checksum: bool = False,
-    dry_run: bool = False,
-    timeout: float | None = None,
+    dry: bool = False,
+    **options: Unpack[RsyncKwargs],
 ) -> RsyncResult:
-    """Copy `source` to `target` with the local rsync over ssh, as `conn` would connect.
+    """Copy `source` to `target` with the local rsync over ssh, through every hop of `chain`.
 
-    Args:
-        source: the local path (upload) or the remote one (`upload=False`); a trailing
-            slash copies a directory's contents, as in rsync.
-        target: the remote path (upload) or the local one (`upload=False`).
-        rsync_opts: extra rsync arguments (a string is split like a shell would).
-        ssh_opts: extra arguments for the ssh that reaches the host (not the gateways).
-        timeout: seconds before rsync is stopped and RsyncTimedOut raised.
+    `chain` holds the ConnectTarget of each hop, the first hop first and the host last.
+    `source` is the local path (upload) or the remote one (`upload=False`); a trailing slash
+    copies a directory's contents, as in rsync. With `dry` (corral's dry run), the rsync
+    command is printed and not run.
     """
+    unknown = set(options) - set(RsyncKwargs.__annotations__)
+    if unknown:
+        raise TypeError(f"rsync() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    label = chain[-1].label
+    exclude = options.get("exclude", ())
     if isinstance(exclude, str):
         exclude = [exclude]  # one pattern, not one per character
+    timeout = options.get("timeout")
     rsync_binary = shutil.which("rsync")
     ssh_binary = shutil.which("ssh")
     if rsync_binary is None or ssh_binary is None:
         missing = "rsync" if rsync_binary is None else "ssh"
         raise ConfigError(f"rsync needs the local {missing} command, which is not on PATH")
-    chain = connection_chain(conn)
     for hop in chain:
         check_credentials(hop)
     source_text, target_text = os.fspath(source), os.fspath(target)
@@ -433,40 +398,45 @@ async def rsync(
         _write_private(config_path, ssh_config_text(chain, ssh=ssh_binary, config_path=config_path))
         argv = rsync_command(
             rsync=rsync_binary,
-            shell=remote_shell(ssh_binary, config_path, _words(ssh_opts)),
+            shell=remote_shell(ssh_binary, config_path, _words(options.get("ssh_opts", ()))),
             source=source_text,
             target=target_text,
-            upload=upload,
-            delete=delete,
+            upload=options.get("upload", True),
+            delete=options.get("delete", False),
             exclude=exclude,
-            rsync_opts=rsync_opts,
-            archive=archive,
-            checksum=checksum,
-            dry_run=dry_run,
+            rsync_opts=options.get("rsync_opts", ()),
+            archive=options.get("archive", True),
+            checksum=options.get("checksum", False),
+            dry_run=options.get("dry_run", False),
         )
-        status, out, err, timed_out = await _execute(argv, timeout)
-    changed, deleted = parse_itemized(out.decode("utf-8", "surrogateescape"))
+        quiet = dataclasses.replace(_QUIET, timeout=timeout)
+        timed_out: CommandTimedOut | None = None
+        try:
+            ran = await run_local(shlex.join(argv), quiet, dry=dry)
+        except CommandTimedOut as exc:
+            ran, timed_out = exc.result, exc
+    changed, deleted = parse_itemized(ran.stdout_bytes.decode("utf-8", "surrogateescape"))
     result = RsyncResult(
         source=source_text,
         target=target_text,
-        connection=conn._public,
-        host=conn.original_host,
+        connection=None,
+        host=label,
         command=argv,
         changed=changed,
         deleted=deleted,
-        exited=status,
-        stdout=out.decode("utf-8", "replace"),
-        stderr=err.decode("utf-8", "replace"),
+        exited=ran.exited,
+        stdout=ran.stdout,
+        stderr=ran.stderr,
     )
-    if timed_out:
+    if timed_out is not None:
         assert timeout is not None
-        raise RsyncTimedOut(result, timeout)
-    if status != 0:
-        meaning = _EXIT_MEANINGS.get(status, "see rsync(1), EXIT VALUES")
+        raise RsyncTimedOut(result, timeout) from timed_out
+    if ran.exited != 0:
+        meaning = _EXIT_MEANINGS.get(ran.exited, "see rsync(1), EXIT VALUES")
         raise RsyncError(
             result,
-            f"rsync exited with status {status} ({meaning}): {shlex.join(argv)}"
-            + _hint(result.stderr, chain)
+            f"rsync exited with status {ran.exited} ({meaning}): {shlex.join(argv)}"
+            + _hint(ran.exited, result.stderr, chain)
             + _stderr_tail(result.stderr),
         )
     return result

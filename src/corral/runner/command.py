@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 
@@ -75,6 +76,11 @@ def join_cwd(stack: Sequence[str]) -> str | None:
 #: Variable exported into every remote command, naming the run, so that its processes can
 #: be found and stopped even when sshd refuses signal requests (root logins, old servers).
 RUN_ID_VAR = "CORRAL_RUN_ID"
+
+
+def new_run_id() -> str:
+    """Return a fresh marker value for one remote command."""
+    return secrets.token_hex(8)
 
 
 def kill_script(run_id: str, signal: str) -> str:

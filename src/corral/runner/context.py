@@ -5,12 +5,11 @@ A task run without hosts receives one; `Connection` offers the same methods for 
 
 from __future__ import annotations
 
-import getpass
-from typing import Any
-
 from ..config import Config, Secret
+from ..config.defaults import local_user
 from ..result import Result
 from .command import Command, check_env
+from .dry import is_dry
 from .local import run_local
 from .options import RunKwargs, Unpack, resolve_options
 from .shaping import Shaping
@@ -23,15 +22,12 @@ class Context(Shaping):
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
         self._init_shaping()
-        #: The object handed to users in Result.connection (the sync twin sets itself here).
-        self._public: Any = self
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine and return its Result."""
         options = resolve_options(self.config, kwargs)
         shaped = self._shape(command)
-        dry = bool(self.config.get("run.dry"))
-        return await run_local(shaped, options, dry=dry, connection=self._public)
+        return await run_local(shaped, options, dry=is_dry(self.config), connection=self)
 
     async def sudo(
         self,
@@ -56,24 +52,17 @@ class Context(Shaping):
             self.config,
             user=user,
             password=password,
-            who=f"{_local_user()}@local",
+            who=f"{local_user()}@local",
         )
         return await run_local(
             call.wire,
             options,
             display=call.display,
-            dry=bool(self.config.get("run.dry")),
-            connection=self._public,
+            dry=is_dry(self.config),
+            connection=self,
             guard=call.guard,
         )
 
     def __repr__(self) -> str:
         cwd = f" cwd={self.cwd!r}" if self._cwd else ""
         return f"<Context local{cwd}>"
-
-
-def _local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "root"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..config import Config
 from ..result import Result, TransferResult
+
+
+def is_dry(config: Config) -> bool:
+    """True when commands and transfers are only to be shown (`corral --dry`, `run.dry`)."""
+    return bool(config.get("run.dry"))
 
 
 def dry_result(display: str, *, host: str, connection: Any = None) -> Result:

@@ -10,11 +10,11 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
-from ..result import Result
+from ..result import ExitStatus, Result
 from .command import check_env
 from .dry import dry_result
 from .options import RunOptions
-from .process import ExitStatus, OutputCallback, Process, run_process
+from .process import OutputCallback, run_process
 from .sudo import SudoGuard
 
 CHUNK = 64 * 1024
@@ -34,7 +34,6 @@ class LocalProcess:
     async def spawn(
         cls,
         command: str,
-        on_output: OutputCallback,
         *,
         shell: str,
         env: Mapping[str, str],
@@ -42,7 +41,7 @@ class LocalProcess:
         pty: bool,
         cwd: str | None = None,
     ) -> LocalProcess:
-        """Start `command` under `shell -c` and begin delivering its output."""
+        """Start `command` under `shell -c`; its output waits for `start_output`."""
         full_env = dict(env) if replace_env else {**os.environ, **env}
         master: int | None = None
         if pty:
@@ -60,18 +59,21 @@ class LocalProcess:
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=full_env, cwd=cwd, start_new_session=True,
             )  # fmt: skip
-        self = cls(proc, master)
+        return cls(proc, master)
+
+    def start_output(self, on_output: OutputCallback) -> None:
+        """Deliver the command's output to `on_output` (the pipes hold what came before)."""
         loop = asyncio.get_running_loop()
-        if master is not None:
+        if self._master is not None:
             self._pty_done = loop.create_future()
-            loop.add_reader(master, self._read_pty, on_output)
+            loop.add_reader(self._master, self._read_pty, on_output)
         else:
+            proc = self._proc
             assert proc.stdout is not None and proc.stderr is not None
             self._readers = [
                 loop.create_task(self._pump(proc.stdout, "stdout", on_output)),
                 loop.create_task(self._pump(proc.stderr, "stderr", on_output)),
             ]
-        return self
 
     @staticmethod
     async def _pump(reader: asyncio.StreamReader, name: str, on_output: OutputCallback) -> None:
@@ -173,18 +175,15 @@ async def run_local(
     if dry:
         return dry_result(shown, host="local", connection=connection)
 
-    async def spawn(on_output: OutputCallback) -> Process:
-        return await LocalProcess.spawn(
-            command,
-            on_output,
-            shell=options.shell,
-            env=options.env,
-            replace_env=options.replace_env,
-            pty=options.pty,
-        )
-
+    process = await LocalProcess.spawn(
+        command,
+        shell=options.shell,
+        env=options.env,
+        replace_env=options.replace_env,
+        pty=options.pty,
+    )
     return await run_process(
-        spawn,
+        process,
         options,
         command=command,
         display=shown,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import sys
+from dataclasses import dataclass
 from typing import IO, Any
+
+from .options import RunOptions
 
 
 class Capture:
@@ -105,3 +109,35 @@ class OutputHandler:
             live = self._live[name]
             if text and live is not None:
                 live.write(b"", text)
+
+
+@dataclass(frozen=True)
+class OutputRoute:
+    """Where a command's live output goes when the call names no stream of its own.
+
+    A group sets one per host (`[host] ` prefixed lines); `close()` writes what is left of a
+    final partial line.
+    """
+
+    stdout: IO[str]
+    stderr: IO[str]
+
+    def close(self) -> None:
+        """Flush and close both streams (a final partial line is written)."""
+        for stream in (self.stdout, self.stderr):
+            stream.close()
+
+
+def apply_route(options: RunOptions, route: OutputRoute | None) -> RunOptions:
+    """Return `options` with the route's streams where the call gave none and shows output."""
+    if route is None:
+        return options
+    changes: dict[str, Any] = {}
+    if options.out_stream is None and "stdout" not in options.hide:
+        changes["out_stream"] = route.stdout
+    if options.err_stream is None and "stderr" not in options.hide:
+        changes["err_stream"] = route.stderr
+    if not changes:
+        return options
+    changes["capture_limit"] = None  # the route's streams are ours: keep Results whole
+    return dataclasses.replace(options, **changes)

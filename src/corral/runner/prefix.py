@@ -9,8 +9,11 @@ output could otherwise move the cursor or retitle the window).
 from __future__ import annotations
 
 import re
+import sys
 import zlib
-from typing import IO, Any
+from typing import IO, Any, cast
+
+from .output import OutputRoute
 
 _COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)
 # C0 controls but \t and \n, DEL, and C1 controls
@@ -72,3 +75,11 @@ class PrefixedStream:
     def isatty(self) -> bool:
         """Report the target's terminal-ness (prefixed output is not itself a terminal)."""
         return False
+
+
+def host_lines(host: str) -> OutputRoute:
+    """Return the route that writes a host's output to this terminal as `[host] ` lines."""
+    return OutputRoute(
+        cast(IO[str], PrefixedStream(host, sys.stdout)),
+        cast(IO[str], PrefixedStream(host, sys.stderr)),
+    )

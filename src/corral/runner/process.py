@@ -10,12 +10,11 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import AuthFailure, CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
-from ..result import Result
+from ..result import ExitStatus, Result
 from .options import RunOptions
 from .output import OutputHandler
 from .stdin import StdinFeeder
@@ -25,19 +24,17 @@ from .sudo import SudoGuard, SudoRefused, refusal_reason
 TERM_GRACE = 2.0
 KILL_GRACE = 1.0
 
+#: Receives a command's output: ("stdout" or "stderr", bytes).
 OutputCallback = Callable[[str, bytes], None]
 
-
-@dataclass(frozen=True)
-class ExitStatus:
-    """How a process ended: an exit status, or the signal that killed it."""
-
-    code: int
-    signal: str | None = None
+__all__ = ["ExitStatus", "OutputCallback", "Process", "run_process"]
 
 
 class Process(Protocol):
-    """A started command whose output arrives through the callback it was spawned with."""
+    """A started command; its output goes to the callback given to `start_output`."""
+
+    def start_output(self, on_output: OutputCallback) -> None:
+        """Deliver output to `on_output` from now on (what arrived before, first)."""
 
     def write(self, data: bytes) -> None:
         """Write bytes to the command's stdin."""
@@ -53,9 +50,6 @@ class Process(Protocol):
 
     async def wait(self) -> ExitStatus:
         """Wait until the command exited and its output was delivered."""
-
-
-Spawn = Callable[[OutputCallback], Awaitable[Process]]
 
 
 def _consume(future: asyncio.Future[ExitStatus]) -> None:
@@ -81,7 +75,7 @@ async def _terminate(process: Process, waiting: asyncio.Future[ExitStatus]) -> E
 
 
 async def run_process(
-    spawn: Spawn,
+    process: Process,
     options: RunOptions,
     *,
     command: str,
@@ -90,7 +84,7 @@ async def run_process(
     connection: Any = None,
     guard: SudoGuard | None = None,
 ) -> Result:
-    """Run a command to completion and return its Result.
+    """Take a started command's output and stdin, wait for its exit, return its Result.
 
     Raises UnexpectedExit (non-zero exit, unless `warn`), CommandTimedOut (the command was
     terminated) or Failure (a watcher raised); ConnectionLost propagates with partial output.
@@ -106,7 +100,6 @@ async def run_process(
     )
     watcher_error: list[BaseException] = []
     failed = asyncio.Event()
-    process: Process | None = None
 
     def on_output(stream: str, data: bytes) -> None:
         if guard is not None:
@@ -119,7 +112,7 @@ async def run_process(
             if not data:
                 return
         text = output.feed(stream, data)
-        if not options.watchers or watcher_error or process is None:
+        if not options.watchers or watcher_error:
             return
         try:
             for watcher in options.watchers:
@@ -130,7 +123,7 @@ async def run_process(
             failed.set()
 
     started = time.monotonic()
-    process = await spawn(on_output)
+    process.start_output(on_output)
     feeder = StdinFeeder(
         options.in_stream,
         process.write,
@@ -157,10 +150,13 @@ async def run_process(
         raise
     except ConnectionLost as exc:
         output.finish()
-        exc.command = display
-        exc.stdout = output.captures["stdout"].value().decode(options.encoding, "replace")
-        exc.stderr = output.captures["stderr"].value().decode(options.encoding, "replace")
-        raise
+        raise ConnectionLost(
+            exc.host,
+            exc.reason,
+            command=display,
+            stdout=output.captures["stdout"].value().decode(options.encoding, "replace"),
+            stderr=output.captures["stderr"].value().decode(options.encoding, "replace"),
+        ) from exc
     finally:
         feeder.stop()
     if guard is not None and (held := guard.finish()):

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import IO, Any, Literal
+from typing import IO, Any
 
-from ..config import Config, Secret
+from ..config import Config
 from ..remote.connection import Connection as AsyncConnection
-from ..remote.transfer import LocalPath, ProgressCallback
+from ..remote.rsync import RsyncKwargs
+from ..remote.transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
+from ..runner.output import OutputRoute
+from ..transport.sshconfig import HostConfig
+from .facade import Runner, call, twin_of
 from .portal import portal
 
 
-class Connection:
+class Connection(Runner, core=AsyncConnection):
     """An SSH connection to one host; opened on first use (blocking twin of corral.aio)."""
+
+    _async: AsyncConnection
 
     def __init__(
         self,
@@ -31,24 +37,19 @@ class Connection:
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
     ) -> None:
-        self._async: AsyncConnection = AsyncConnection(
-            host,
-            user=user,
-            port=port,
-            config=config,
-            gateway=gateway._async if isinstance(gateway, Connection) else gateway,
-            forward_agent=forward_agent,
-            connect_timeout=connect_timeout,
-            connect_kwargs=connect_kwargs,
-            inline_ssh_env=inline_ssh_env,
+        self._adopt(
+            AsyncConnection(
+                host,
+                user=user,
+                port=port,
+                config=config,
+                gateway=gateway._async if isinstance(gateway, Connection) else gateway,
+                forward_agent=forward_agent,
+                connect_timeout=connect_timeout,
+                connect_kwargs=connect_kwargs,
+                inline_ssh_env=inline_ssh_env,
+            )
         )
-        self._async._public = self
-
-    def __getattr__(self, name: str) -> Any:
-        # Every other setting (connect_kwargs, ssh_config, ...) lives on the async twin.
-        if name.startswith("__") or name == "_async":
-            raise AttributeError(name)
-        return getattr(self._async, name)
 
     @property
     def host(self) -> str:
@@ -71,45 +72,53 @@ class Connection:
         return self._async.port
 
     @property
-    def config(self) -> Config:
-        """The Config this connection reads its settings from."""
-        return self._async.config
-
-    @property
     def gateway(self) -> Connection | str | None:
         """How the host is reached: directly (None), through a Connection, or a ProxyCommand."""
-        gateway = self._async.gateway
-        if isinstance(gateway, AsyncConnection):
-            return Connection._facade(gateway)
+        gateway: Connection | str | None = twin_of(self._async.gateway)
         return gateway
 
-    @classmethod
-    def _facade(cls, conn: AsyncConnection) -> Connection:
-        """Return the blocking twin of an async Connection (made once, then reused)."""
-        if isinstance(conn._public, cls):
-            return conn._public
-        self = cls.__new__(cls)
-        self._async = conn
-        conn._public = self
-        return self
+    @property
+    def ssh_config(self) -> HostConfig:
+        """What ssh_config says about the host."""
+        return self._async.ssh_config
+
+    @property
+    def forward_agent(self) -> bool:
+        """Whether the local ssh-agent is forwarded to the host."""
+        return self._async.forward_agent
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds allowed for connecting."""
+        return self._async.connect_timeout
+
+    @property
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Fabric's connect_kwargs (key_filename, password, ...), secrets masked in reprs."""
+        return self._async.connect_kwargs
+
+    @property
+    def inline_ssh_env(self) -> bool:
+        """Whether env values are exported in the command text (else sent as SSH env)."""
+        return self._async.inline_ssh_env
+
+    @property
+    def output_route(self) -> OutputRoute | None:
+        """Where live output goes when a call names no stream (a group's `[host] ` lines)."""
+        return self._async.output_route
 
     @property
     def is_connected(self) -> bool:
         """True while an SSH connection is open."""
         return self._async.is_connected
 
-    @property
-    def cwd(self) -> str | None:
-        """The working directory set by enclosing `cd()` blocks, if any."""
-        return self._async.cwd
-
     def open(self) -> None:
         """Open the SSH connection now (commands open it on demand otherwise)."""
-        return portal.call(self._async.open)
+        return call(self._async.open)
 
     def close(self) -> None:
         """Close the SSH connection (and any ProxyJump hops this connection opened)."""
-        return portal.call(self._async.close)
+        return call(self._async.close)
 
     def __enter__(self) -> Connection:
         return self
@@ -117,130 +126,49 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def cd(self, path: str) -> AbstractContextManager[None]:
-        """Run commands in `path` (nested relative paths join) while the block runs."""
-        return self._async.cd(path)
-
-    def prefix(self, command: str) -> AbstractContextManager[None]:
-        """Run `command && ` before each command while the block runs."""
-        return self._async.prefix(command)
-
-    def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
-        """Run a shell command on the host and return its Result."""
-        return portal.call(self._async.run, command, **kwargs)
-
-    def sudo(
-        self,
-        command: Command,
-        user: str | None = None,
-        password: str | Secret | None = None,
-        **kwargs: Unpack[RunKwargs],
-    ) -> Result:
-        """Run a command through sudo (as root, or `user`), answering its password prompt."""
-        return portal.call(self._async.sudo, command, user, password, **kwargs)
+    def interrupt(self) -> None:
+        """Stop this connection's running commands and refuse new ones (from any thread)."""
+        portal.loop.call_soon_threadsafe(self._async.interrupt)
 
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
-        return portal.call(self._async.local, command, **kwargs)
+        return call(self._async.local, command, **kwargs)
 
     def put(
         self,
         local: LocalPath | IO[bytes],
         remote: str | None = None,
         preserve_mode: bool = True,
-        *,
-        recursive: bool = False,
-        only_changed: bool = False,
-        progress: ProgressCallback | None = None,
-        atomic: bool = True,
-        sudo: bool = False,
-        owner: str | None = None,
-        mode: int | None = None,
+        **kwargs: Unpack[PutKwargs],
     ) -> TransferResult:
         """Upload a file (or a tree with recursive=True), atomically by default, over SFTP."""
-        return portal.call(
-            self._async.put,
-            local,
-            remote,
-            preserve_mode,
-            recursive=recursive,
-            only_changed=only_changed,
-            progress=progress,
-            atomic=atomic,
-            sudo=sudo,
-            owner=owner,
-            mode=mode,
-        )
+        return call(self._async.put, local, remote, preserve_mode, **kwargs)
 
     def get(
         self,
         remote: str,
         local: LocalPath | IO[bytes] | None = None,
         preserve_mode: bool = True,
-        *,
-        recursive: bool = False,
-        progress: ProgressCallback | None = None,
+        **kwargs: Unpack[GetKwargs],
     ) -> TransferResult:
         """Download a file (or a tree); `local` may hold {host}, {user}, {port} placeholders."""
-        return portal.call(
-            self._async.get, remote, local, preserve_mode, recursive=recursive, progress=progress
-        )
+        return call(self._async.get, remote, local, preserve_mode, **kwargs)
 
     def put_template(
         self,
         template: LocalPath,
         remote: str,
         context: Mapping[str, Any] | None = None,
-        *,
-        engine: Literal["jinja2", "string"] = "jinja2",
-        validate: str | None = None,
-        mode: int | None = None,
-        sudo: bool = False,
-        owner: str | None = None,
+        **kwargs: Unpack[TemplateKwargs],
     ) -> TransferResult:
         """Render a template here and upload it atomically, after `validate` accepts it."""
-        return portal.call(
-            self._async.put_template,
-            template,
-            remote,
-            context,
-            engine=engine,
-            validate=validate,
-            mode=mode,
-            sudo=sudo,
-            owner=owner,
-        )
+        return call(self._async.put_template, template, remote, context, **kwargs)
 
     def rsync(
-        self,
-        source: str | os.PathLike[str],
-        target: str,
-        *,
-        delete: bool = False,
-        exclude: Sequence[str] = (),
-        rsync_opts: str | Sequence[str] = (),
-        ssh_opts: str | Sequence[str] = (),
-        upload: bool = True,
-        archive: bool = True,
-        checksum: bool = False,
-        dry_run: bool = False,
-        timeout: float | None = None,
+        self, source: str | os.PathLike[str], target: str, **kwargs: Unpack[RsyncKwargs]
     ) -> RsyncResult:
         """Sync `source` here to `target` there (upload=False: the other way) with rsync."""
-        return portal.call(
-            self._async.rsync,
-            source,
-            target,
-            delete=delete,
-            exclude=exclude,
-            rsync_opts=rsync_opts,
-            ssh_opts=ssh_opts,
-            upload=upload,
-            archive=archive,
-            checksum=checksum,
-            dry_run=dry_run,
-            timeout=timeout,
-        )
+        return call(self._async.rsync, source, target, **kwargs)
 
     def forward_local(
         self,

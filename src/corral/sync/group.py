@@ -5,60 +5,49 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import IO, Any
 
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.transfer import LocalPath
 from ..result import GroupResult
 from ..runner.command import Command
 from ..runner.options import Unpack
 from .connection import Connection
-from .portal import portal
+from .facade import Facade, call, public
 
 
-class Group:
+class Group(Facade, core=engine.Group):
     """Many hosts: run, sudo, put and get on all of them at once, under limits."""
 
+    _async: engine.Group
     _engine_class: type[engine.Group] = engine.Group
 
-    def __init__(
-        self,
-        *hosts: str,
-        concurrency: int = 64,
-        batch_size: int | str | None = None,
-        max_failures: int | str | None = None,
-        fail_fast: bool = False,
-        host_timeout: float | None = None,
-        connect_retries: int = 3,
-        **connection_kwargs: Any,
-    ) -> None:
-        connections = [Connection(h, **connection_kwargs) for h in hosts]
-        self._async = self._engine_class.from_connections(
-            [c._async for c in connections],
-            concurrency=concurrency,
-            batch_size=batch_size,
-            max_failures=max_failures,
-            fail_fast=fail_fast,
-            host_timeout=host_timeout,
-            connect_retries=connect_retries,
-        )
+    def __init__(self, *hosts: str, **options: Unpack[engine.GroupOptions]) -> None:
+        gateway = options.get("gateway")
+        if isinstance(gateway, Connection):
+            options["gateway"] = gateway._async
+        self._adopt(self._engine_class(*hosts, **options))
 
     @classmethod
-    def from_connections(cls, connections: Sequence[Connection], **limits: Any) -> Group:
+    def from_connections(
+        cls, connections: Sequence[Connection], **limits: Unpack[engine.GroupKwargs]
+    ) -> Group:
         """Make a group of existing connections."""
-        group = cls(**limits)
-        group._async.connections = [c._async for c in connections]
+        group = cls.__new__(cls)
+        group._adopt(cls._engine_class.from_connections([c._async for c in connections], **limits))
         return group
 
     @property
     def connections(self) -> list[Connection]:
         """The group's connections."""
-        return [Connection._facade(c) for c in self._async.connections]
+        return [Connection.twin(c) for c in self._async.connections]
 
     @property
     def last_result(self) -> GroupResult | None:
         """The result of the latest call, filled in as hosts finish (also after Ctrl-C)."""
-        return self._async.last_result
+        last = self._async.last_result
+        return None if last is None else public(last)
 
     def __iter__(self) -> Iterator[Connection]:
         return iter(self.connections)
@@ -67,7 +56,7 @@ class Group:
         return len(self._async)
 
     def __getitem__(self, index: int) -> Connection:
-        return Connection._facade(self._async[index])
+        return Connection.twin(self._async[index])
 
     def __enter__(self) -> Group:
         return self
@@ -77,7 +66,7 @@ class Group:
 
     def close(self) -> None:
         """Close every host's connection."""
-        return portal.call(self._async.close)
+        return call(self._async.close)
 
     def apply(
         self, function: Callable[[Connection], Any], **limits: Unpack[engine.GroupKwargs]
@@ -90,18 +79,18 @@ class Group:
         concurrency = int(limits.get("concurrency") or self._async.policy.concurrency)
         workers = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(self._async))))
 
-        async def call(conn: AsyncConnection) -> Any:
+        async def one(conn: AsyncConnection) -> Any:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(workers, function, Connection._facade(conn))
+            return await loop.run_in_executor(workers, function, Connection.twin(conn))
 
         try:
-            return portal.call(self._async.apply, call, **limits)
+            return call(self._async.apply, one, **limits)
         finally:
             workers.shutdown(wait=False)
 
     def run(self, command: Command, **kwargs: Unpack[engine.GroupRunKwargs]) -> GroupResult:
         """Run a command on every host; raise GroupException if any host failed."""
-        return portal.call(self._async.run, command, **kwargs)
+        return call(self._async.run, command, **kwargs)
 
     def sudo(
         self,
@@ -111,24 +100,36 @@ class Group:
         **kwargs: Unpack[engine.GroupRunKwargs],
     ) -> GroupResult:
         """Run a command through sudo on every host (one password for all)."""
-        return portal.call(self._async.sudo, command, user, password, **kwargs)
+        return call(self._async.sudo, command, user, password, **kwargs)
 
-    def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> GroupResult:
+    def put(
+        self,
+        local: LocalPath | IO[bytes],
+        remote: str | None = None,
+        preserve_mode: bool = True,
+        **kwargs: Unpack[engine.GroupPutKwargs],
+    ) -> GroupResult:
         """Upload a file (or tree) to every host."""
-        return portal.call(self._async.put, local, remote, **kwargs)
+        return call(self._async.put, local, remote, preserve_mode, **kwargs)
 
-    def get(self, remote: str, local: str = "{host}/", **kwargs: Any) -> GroupResult:
+    def get(
+        self,
+        remote: str,
+        local: str = "{host}/",
+        preserve_mode: bool = True,
+        **kwargs: Unpack[engine.GroupGetKwargs],
+    ) -> GroupResult:
         """Download a file from every host; `local` must separate hosts, e.g. "{host}/"."""
-        return portal.call(self._async.get, remote, local, **kwargs)
+        return call(self._async.get, remote, local, preserve_mode, **kwargs)
 
 
-class SerialGroup(Group):
+class SerialGroup(Group, core=engine.SerialGroup):
     """A Group that runs one host at a time, in order."""
 
     _engine_class = engine.SerialGroup
 
 
-class ThreadingGroup(Group):
+class ThreadingGroup(Group, core=engine.ThreadingGroup):
     """Fabric's name for a concurrent group; corral runs it on the async engine, not threads."""
 
     _engine_class = engine.ThreadingGroup

@@ -12,10 +12,11 @@ import atexit
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -32,6 +33,8 @@ class Portal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = 0
+        #: core object -> its blocking twin (see sync/facade.py)
+        self.twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def _start(self) -> asyncio.AbstractEventLoop:
         loop = self._loop

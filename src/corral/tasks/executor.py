@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,9 +19,9 @@ from ..config import Config
 from ..errors import GroupException
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.group import Group as AsyncGroup
+from ..remote.group import prefixed_output
 from ..result import GroupResult
 from ..runner.context import Context as AsyncContext
-from ..runner.prefix import PrefixedStream
 from ..sync.connection import Connection
 from ..sync.context import Context
 from ..sync.portal import portal
@@ -62,26 +61,6 @@ def remainder_call(command: str) -> Call:
         return c.run(command)
 
     return Call(Task(run_command, name=command), called_as=f"-- {command}")
-
-
-def _prefix_output(conn: AsyncConnection) -> dict[str, Any]:
-    """Send a host's command output through `[host] ` line prefixes; return what it replaced."""
-    run = conn.config["run"]
-    saved = {key: run.get(key) for key in ("out_stream", "err_stream", "capture_limit")}
-    run["out_stream"] = PrefixedStream(conn.original_host, sys.stdout)
-    run["err_stream"] = PrefixedStream(conn.original_host, sys.stderr)
-    run["capture_limit"] = None  # the prefixing stream is ours: keep Results whole
-    return saved
-
-
-def _restore_output(conn: AsyncConnection, saved: dict[str, Any]) -> None:
-    run = conn.config["run"]
-    for key in ("out_stream", "err_stream"):
-        stream = run.get(key)
-        if isinstance(stream, PrefixedStream):
-            stream.close()
-    for key, value in saved.items():
-        run[key] = value
 
 
 class Executor:
@@ -155,8 +134,8 @@ class Executor:
         if task.is_async:
             return target
         if isinstance(target, AsyncConnection):
-            return Connection._facade(target)
-        return Context._facade(target)
+            return Connection.twin(target)
+        return Context.twin(target)
 
     # ------------------------------------------------------------------ running
 
@@ -191,16 +170,13 @@ class Executor:
         prefixed = len(hosts) > 1
 
         async def unit(conn: AsyncConnection) -> Any:
-            streams = _prefix_output(conn) if prefixed else None
-            try:
-                return await self.run_call(call, conn, workers)
-            except asyncio.CancelledError:
-                # Ctrl-C: a sync task's thread goes on; stop its commands, refuse new ones.
-                conn._interrupt()
-                raise
-            finally:
-                if streams is not None:
-                    _restore_output(conn, streams)
+            with prefixed_output(conn) if prefixed else contextlib.nullcontext():
+                try:
+                    return await self.run_call(call, conn, workers)
+                except asyncio.CancelledError:
+                    # Ctrl-C: a sync task's thread goes on; stop its commands, refuse new ones.
+                    conn.interrupt()
+                    raise
 
         try:
             result = portal.call(group.apply, unit)

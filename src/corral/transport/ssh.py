@@ -12,17 +12,19 @@ import functools
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncssh
 
-from ..config.secret import Secret, reveal
+from ..config.secret import reveal
 from ..errors import ConnectionLost, HandshakeError, KeyFileError
-from ..runner.process import ExitStatus, OutputCallback
+from ..result import ExitStatus
 from .error_map import connect_errors, lost
 from .hostkeys import HostKeyVerifier
+from .target import ConnectTarget
+
+__all__ = ["ConnectTarget", "OutputCallback", "SSHProcess", "SSHTransport", "TransportClosed"]
 
 log = logging.getLogger("corral.transport")
 
@@ -30,41 +32,15 @@ log = logging.getLogger("corral.transport")
 logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
+#: Receives a command's output: ("stdout" or "stderr", bytes).
+OutputCallback = Callable[[str, bytes], None]
+
 #: Times a refused channel is retried when none of ours is open (sshd frees slots late).
 CHANNEL_RETRIES = 5
 
 
 class TransportClosed(Exception):
     """The connection was closed before a channel could open: nothing ran, reconnecting is safe."""
-
-
-@dataclass(frozen=True)
-class ConnectTarget:
-    """Everything needed to open one SSH connection, settled from arguments and config."""
-
-    label: str  # the host as the user named it
-    hostname: str
-    port: int
-    user: str
-    verifier: HostKeyVerifier
-    client_keys: Sequence[str] | None = None  # None: asyncssh's defaults (~/.ssh/id_*)
-    password: Secret | None = None
-    passphrase: Secret | None = None
-    agent_path: str | None = None
-    use_agent: bool = True
-    forward_agent: bool = False
-    connect_timeout: float = 10.0
-    login_timeout: float | None = None
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 3
-    proxy_command: str | None = None
-    max_sessions: int = 10
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def where(self) -> str:
-        """Return `user@hostname:port` for messages."""
-        return f"{self.user}@{self.hostname}:{self.port}"
 
 
 class _Client(asyncssh.SSHClient):
@@ -217,7 +193,7 @@ class SSHTransport:
                 raise HandshakeError(
                     target.label,
                     f"ProxyCommand {target.proxy_command!r} could not start: {exc.strerror}",
-                ) from None
+                ) from exc
             finally:
                 if agent is not None:
                     agent.close()
@@ -252,23 +228,20 @@ class SSHTransport:
     async def start_process(
         self,
         command: str,
-        on_output: OutputCallback,
         *,
         pty: bool = False,
         env: Mapping[str, str] | None = None,
         term_size: tuple[int, int] | None = None,
-        on_signal: SignalFallback | None = None,
     ) -> SSHProcess:
-        """Open a channel and start `command`; output goes to `on_output` as bytes.
+        """Open a channel and start `command`; its output waits for `SSHProcess.start_output`.
 
-        `on_signal(name)` signals the command another way (e.g. through a second channel)
-        when it is still running shortly after a signal request: sshd refuses those for
-        root logins, and cannot deliver them to processes that sudo made root.
+        Raises TransportClosed when the connection is gone before the channel opened (nothing
+        ran: reconnecting is safe), ConnectionLost for a channel the server keeps refusing.
         """
         refusals = 0
         while True:
             await self._acquire()
-            session = _Session(on_output, self.target.label, self._release)
+            session = _Session(self.target.label, self._release)
             try:
                 kwargs: dict[str, Any] = {"encoding": None}
                 if env:
@@ -281,11 +254,11 @@ class SSHTransport:
                 chan, _ = await self._conn.create_session(
                     functools.partial(_same, session), command, **kwargs
                 )
-                return SSHProcess(chan, session, self, on_signal)
+                return SSHProcess(chan, session, self)
             except asyncssh.ChannelOpenError as exc:
                 session.release()
                 if self.is_closed or "closed" in exc.reason.lower():
-                    raise TransportClosed(exc.reason) from None
+                    raise TransportClosed(exc.reason) from exc
                 if self._active > 0:
                     # The server allows fewer sessions than we assumed (MaxSessions): wait
                     # for one of ours to end and use that many from now on.
@@ -300,15 +273,15 @@ class SSHTransport:
                     continue
                 raise ConnectionLost(
                     self.target.label, f"the server refused a new channel: {exc.reason}"
-                ) from None
+                ) from exc
             except asyncssh.Error as exc:
                 session.release()
                 if self.is_closed:
-                    raise TransportClosed(str(exc)) from None
-                raise lost(self.target.label, exc) from None
+                    raise TransportClosed(str(exc)) from exc
+                raise lost(self.target.label, exc) from exc
             except OSError as exc:  # the socket died under the channel request
                 session.release()
-                raise TransportClosed(str(exc)) from None
+                raise TransportClosed(str(exc)) from exc
 
     def tunnel_connection(self) -> asyncssh.SSHClientConnection:
         """Return the asyncssh connection, for tunnelling another connection through it."""
@@ -325,15 +298,26 @@ class SSHTransport:
 
 
 class _Session(asyncssh.SSHClientSession[bytes]):
-    """Collects one channel's output and exit; a close without an exit means the link died."""
+    """Collects one channel's output and exit; a close without an exit means the link died.
 
-    def __init__(self, on_output: OutputCallback, label: str, release: Any) -> None:
-        self._on_output = on_output
+    Output that arrives before a receiver is attached (`attach`) is held and delivered then.
+    """
+
+    def __init__(self, label: str, release: Callable[[], None]) -> None:
+        self._on_output: OutputCallback | None = None
+        self._early: list[tuple[str, bytes]] = []
         self._label = label
-        self._release = release
+        self._release: Callable[[], None] | None = release
         self._status: int | None = None
         self._signal: str | None = None
         self.done: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
+
+    def attach(self, on_output: OutputCallback) -> None:
+        """Deliver output to `on_output` from now on, what arrived before first."""
+        early, self._early = self._early, []
+        self._on_output = on_output
+        for stream, data in early:
+            on_output(stream, data)
 
     def release(self) -> None:
         """Give the channel slot back, once."""
@@ -343,7 +327,10 @@ class _Session(asyncssh.SSHClientSession[bytes]):
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
         stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
-        self._on_output(stream, data)
+        if self._on_output is None:
+            self._early.append((stream, data))
+        else:
+            self._on_output(stream, data)
 
     def exit_status_received(self, status: int) -> None:
         self._status = status
@@ -361,7 +348,7 @@ class _Session(asyncssh.SSHClientSession[bytes]):
             self.done.set_result(ExitStatus(self._status))
         else:
             # asyncssh reports a dropped connection as a finished channel with no exit
-            # status (FIELD-NOTES case 23): that is never a success.
+            # status (measured: sshd killed, host frozen, bastion lost): never a success.
             self.done.set_exception(lost(self._label, exc))
 
 
@@ -375,28 +362,24 @@ def _signal_number(name: str) -> int:
     return int(getattr(signals, f"SIG{name}", 0))
 
 
-#: Seconds to wait for a signalled command before stopping it another way, and for that.
-SIGNAL_FALLBACK_DELAY = 0.5
-SIGNAL_FALLBACK_TIMEOUT = 10.0
-
-SignalFallback = Callable[[str], Awaitable[None]]
-
-
 class SSHProcess:
     """A command running on a channel (implements runner.process.Process)."""
 
     def __init__(
-        self,
-        chan: asyncssh.SSHClientChannel[bytes],
-        session: _Session,
-        transport: SSHTransport,
-        on_signal: SignalFallback | None,
+        self, chan: asyncssh.SSHClientChannel[bytes], session: _Session, transport: SSHTransport
     ) -> None:
         self._chan = chan
         self._session = session
-        self._transport = transport
-        self._on_signal = on_signal
-        self._helpers: set[asyncio.Task[None]] = set()
+        self.transport = transport
+
+    def start_output(self, on_output: OutputCallback) -> None:
+        """Deliver the command's output to `on_output` (what arrived before first)."""
+        self._session.attach(on_output)
+
+    @property
+    def is_done(self) -> bool:
+        """True once the command's channel has closed."""
+        return self._session.done.done()
 
     def write(self, data: bytes) -> None:
         """Write bytes to the remote stdin."""
@@ -409,21 +392,9 @@ class SSHProcess:
             self._chan.write_eof()
 
     def send_signal(self, name: str) -> None:
-        """Signal the command's process group: by a channel request, else by the fallback."""
+        """Ask the server to signal the command's process group (a channel request)."""
         with contextlib.suppress(Exception):
             self._chan.send_signal(name)
-        if self._on_signal is not None:
-            task = asyncio.get_running_loop().create_task(self._fallback(name))
-            self._helpers.add(task)
-            task.add_done_callback(self._helpers.discard)
-
-    async def _fallback(self, name: str) -> None:
-        assert self._on_signal is not None
-        await asyncio.wait({self._session.done}, timeout=SIGNAL_FALLBACK_DELAY)
-        if self._session.done.done() or self._transport.is_closed:
-            return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._on_signal(name), SIGNAL_FALLBACK_TIMEOUT)
 
     def close(self) -> None:
         """Close the channel."""

@@ -1,8 +1,9 @@
 """`put`, `get` and `put_template` for one Connection: SFTP transfers through a temp file
 (O_EXCL, fsync, rename) so that a failure or cancellation leaves the target as it was
-(FIELD-NOTES §2 "transfers" and "recursive get", cases 47 to 52)."""
+(measured: an in-place write leaves a partial file at the target, and follows a symlink
+planted at a predictable temp name)."""
 
-from .api import get, put
+from .api import GetKwargs, PutKwargs, get, put
 from .install import install_script
 from .paths import (
     NAME_MAX,
@@ -17,8 +18,9 @@ from .paths import (
     resolve_remote,
     temp_name,
 )
+from .session import Endpoint
 from .source import LOCAL_BATCH, ProgressCallback
-from .template import put_template
+from .template import TemplateKwargs, put_template
 from .upload import HASH_BATCH
 
 __all__ = [
@@ -26,8 +28,12 @@ __all__ = [
     "LOCAL_BATCH",
     "NAME_MAX",
     "PLACEHOLDERS",
+    "Endpoint",
+    "GetKwargs",
     "LocalPath",
     "ProgressCallback",
+    "PutKwargs",
+    "TemplateKwargs",
     "check_listing",
     "default_mode",
     "expand_local",

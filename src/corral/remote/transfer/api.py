@@ -5,35 +5,56 @@ from __future__ import annotations
 
 import io
 import os
-from typing import IO, TYPE_CHECKING
+import sys
+from typing import IO
 
 from ...errors import ConfigError, TransferError
 from ...result import TransferResult
 from .download import _download, _download_into, _local_target, _placeholder_values
 from .install import _put_sudo
 from .paths import LocalPath, expand_local, resolve_remote
-from .session import _Refused, _result, _sftp, _translate
+from .session import Endpoint, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _absolute, _is_file_like, _is_local_dir, _Meter, _Source
 from .tree import _get_tree, _make_parents, _put_tree
 from .upload import _put_one
 
-if TYPE_CHECKING:
-    from ..connection import Connection
+if sys.version_info >= (3, 11):
+    from typing import TypedDict, Unpack
+else:  # pragma: no cover
+    from typing_extensions import TypedDict, Unpack
+
+
+class PutKwargs(TypedDict, total=False):
+    """Keyword options of `put` (defaults in brackets).
+
+    recursive: upload a directory tree [False]; only_changed: skip files whose remote copy
+    has the same size and sha256 [False]; progress: `progress(bytes_done, total)` [None];
+    atomic: temp file + rename [True]; sudo: install as root [False]; owner: with sudo, the
+    new file's owner [None]; mode: permission bits, over preserve_mode [None].
+    """
+
+    recursive: bool
+    only_changed: bool
+    progress: ProgressCallback | None
+    atomic: bool
+    sudo: bool
+    owner: str | None
+    mode: int | None
+
+
+class GetKwargs(TypedDict, total=False):
+    """Keyword options of `get`: recursive [False], progress [None]."""
+
+    recursive: bool
+    progress: ProgressCallback | None
 
 
 async def put(
-    conn: Connection,
+    end: Endpoint,
     local: LocalPath | IO[bytes],
     remote: str | None = None,
     preserve_mode: bool = True,
-    *,
-    recursive: bool = False,
-    only_changed: bool = False,
-    progress: ProgressCallback | None = None,
-    atomic: bool = True,
-    sudo: bool = False,
-    owner: str | None = None,
-    mode: int | None = None,
+    **options: Unpack[PutKwargs],
 ) -> TransferResult:
     """Upload a local file (or a directory, with recursive=True) to the host, atomically.
 
@@ -47,6 +68,16 @@ async def put(
         sudo: move the file into place as root, from a private `mktemp -d` directory.
         owner, mode: with sudo, the new file's owner; `mode` overrides preserve_mode.
     """
+    recursive = options.get("recursive", False)
+    only_changed = options.get("only_changed", False)
+    progress = options.get("progress")
+    atomic = options.get("atomic", True)
+    sudo = options.get("sudo", False)
+    owner = options.get("owner")
+    mode = options.get("mode")
+    unknown = set(options) - set(PutKwargs.__annotations__)
+    if unknown:
+        raise TypeError(f"put() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     file_like = _is_file_like(local)
     path = os.fspath(local) if isinstance(local, str | os.PathLike) else None
     if path is None and not file_like:
@@ -61,7 +92,7 @@ async def put(
         if sudo:
             raise ConfigError("put: recursive=True cannot be combined with sudo=True")
         return await _put_tree(
-            conn,
+            end,
             path,
             remote,
             preserve_mode,
@@ -70,13 +101,13 @@ async def put(
             atomic=atomic,
         )
     display = repr(local) if path is None else _absolute(path)
-    with _translate(conn, "put", display, remote or "~"):
+    with _translate(end, "put", display, remote or "~"):
         source = _Source.open(local)
     try:
         final_mode = mode if mode is not None else (source.mode if preserve_mode else None)
         if sudo:
             return await _put_sudo(
-                conn,
+                end,
                 source,
                 local,
                 remote,
@@ -86,7 +117,7 @@ async def put(
                 progress=progress,
             )
         return await _put_one(
-            conn,
+            end,
             source,
             local,
             remote,
@@ -100,13 +131,11 @@ async def put(
 
 
 async def get(
-    conn: Connection,
+    end: Endpoint,
     remote: str,
     local: LocalPath | IO[bytes] | None = None,
     preserve_mode: bool = True,
-    *,
-    recursive: bool = False,
-    progress: ProgressCallback | None = None,
+    **options: Unpack[GetKwargs],
 ) -> TransferResult:
     """Download a remote file (or a directory, with recursive=True) from the host.
 
@@ -118,34 +147,39 @@ async def get(
         preserve_mode: give the local file the remote file's permission bits.
         progress: called as `progress(bytes_done, total)`.
     """
+    recursive = options.get("recursive", False)
+    progress = options.get("progress")
+    unknown = set(options) - set(GetKwargs.__annotations__)
+    if unknown:
+        raise TypeError(f"get() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     if not remote:
         raise ConfigError("get: the remote path is empty")
-    host = conn.original_host
+    host = end.label
     if local is not None and _is_file_like(local):
         if recursive:
             raise ConfigError("get: recursive=True needs a local directory, not a file object")
         if isinstance(local, io.TextIOBase):
             raise ConfigError(f"get: {local!r} must be opened in binary mode ('wb')")
-        async with _sftp(conn, "get", repr(local), remote) as sftp:
-            with _translate(conn, "get", repr(local), remote):
-                path, _ = resolve_remote(remote, conn.cwd, await sftp.realpath("."))
-            with _translate(conn, "get", repr(local), path):
+        async with _sftp(end, "get", repr(local), remote) as sftp:
+            with _translate(end, "get", repr(local), remote):
+                path, _ = resolve_remote(remote, end.cwd, await sftp.realpath("."))
+            with _translate(end, "get", repr(local), path):
                 meter = _Meter(progress, -1)
                 got = await _download_into(sftp, path, local, meter)  # type: ignore[arg-type]
                 meter.finish()
-        return _result(conn, local, local, path, remote, True, got, 1)
+        return _result(end, local, local, path, remote, True, got, 1)
     template = os.fspath(local) if isinstance(local, str | os.PathLike) and local else "{basename}"
     # Check the connection's values before connecting: a hostile alias must not get far.
     early = dict.fromkeys(("basename", "dirname"), "x")
     try:
-        expand_local(template, {**_placeholder_values(conn, remote), **early})
+        expand_local(template, {**_placeholder_values(end, remote), **early})
     except ValueError as exc:
         raise TransferError(host, f"cannot get: {exc}", local=template, remote=remote) from None
-    async with _sftp(conn, "get", template, remote) as sftp:
-        with _translate(conn, "get", template, remote):
-            path, _ = resolve_remote(remote, conn.cwd, await sftp.realpath("."))
-            target = _local_target(template, _placeholder_values(conn, path))
-        with _translate(conn, "get", target, path):
+    async with _sftp(end, "get", template, remote) as sftp:
+        with _translate(end, "get", template, remote):
+            path, _ = resolve_remote(remote, end.cwd, await sftp.realpath("."))
+            target = _local_target(template, _placeholder_values(end, path))
+        with _translate(end, "get", target, path):
             found = await sftp.stat(path)
             if found is None:
                 raise _Refused(f"remote {path} does not exist")
@@ -163,4 +197,4 @@ async def get(
                     1,
                 )
             meter.finish()
-    return _result(conn, target, local, path, remote, True, got, files)
+    return _result(end, target, local, path, remote, True, got, files)

@@ -11,15 +11,12 @@ import posixpath
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from ...transport.sftp import RemoteFile, SFTPSession
 from .paths import default_mode, expand_local
-from .session import _Refused
+from .session import Endpoint, _Refused
 from .source import LOCAL_BATCH, _Meter
-
-if TYPE_CHECKING:
-    from ..connection import Connection
 
 
 async def _receive(
@@ -118,11 +115,11 @@ def _local_target(template: str, values: Mapping[str, str]) -> str:
     return os.path.abspath(target)
 
 
-def _placeholder_values(conn: Connection, remote: str) -> dict[str, str]:
+def _placeholder_values(end: Endpoint, remote: str) -> dict[str, str]:
     return {
-        "host": str(conn.host),
-        "user": str(conn.user),
-        "port": str(conn.port),
+        "host": str(end.host),
+        "user": str(end.user),
+        "port": str(end.port),
         "basename": posixpath.basename(remote),
         "dirname": posixpath.dirname(remote),
     }

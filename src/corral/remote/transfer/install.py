@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ValidationError
 from ...result import Result, TransferResult
 from .paths import resolve_remote
-from .session import _bounded, _Refused, _result, _sftp, _translate
+from .session import Endpoint, _bounded, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _Meter, _Source
 from .upload import _fill
-
-if TYPE_CHECKING:
-    from ..connection import Connection
 
 
 def install_script(
@@ -89,7 +86,7 @@ def _without_markers(data: bytes) -> bytes:
 
 
 async def _put_sudo(
-    conn: Connection,
+    end: Endpoint,
     source: _Source,
     orig_local: Any,
     remote: str | None,
@@ -102,17 +99,16 @@ async def _put_sudo(
 ) -> TransferResult:
     """Upload to a private directory as the login user, then install the file as root."""
     local_value: Any = source.display if source.owned else source.file
-    options: dict[str, Any] = {"hide": True, "warn": True, "in_stream": False, "echo": False}
     target = remote or "~"
-    async with _sftp(conn, "put", source.display, target) as sftp:
-        with _translate(conn, "put", source.display, target):
-            target, into_directory = resolve_remote(remote, conn.cwd, await sftp.realpath("."))
-            made = await conn.run(["mktemp", "-d"], **options)
+    async with _sftp(end, "put", source.display, target) as sftp:
+        with _translate(end, "put", source.display, target):
+            target, into_directory = resolve_remote(remote, end.cwd, await sftp.realpath("."))
+            made = await end.run(["mktemp", "-d"])
             staging = made.stdout.strip()
             if not made.ok or not staging.startswith("/") or "\n" in staging:
                 raise _Refused(f"mktemp -d failed on the host: {made.stderr.strip()}")
         try:
-            with _translate(conn, "put", source.display, target):
+            with _translate(end, "put", source.display, target):
                 meter = _Meter(progress, source.size if source.size is not None else -1)
                 sent = await _fill(
                     await sftp.create(posixpath.join(staging, "upload"), 0o600),
@@ -130,7 +126,7 @@ async def _put_sudo(
                     only_changed=only_changed,
                     validate=validate,
                 )
-                result = await conn.sudo(script, **options)
+                result = await end.sudo(script)
                 if result.stdout.startswith("corral:into-directory") and source.name:
                     target = posixpath.join(target, source.name)
                 if result.exited == 3:
@@ -141,7 +137,7 @@ async def _put_sudo(
                     checked = Result(
                         command=validate,
                         exited=int(marker) if marker.isdigit() else 1,
-                        host=conn.original_host,
+                        host=end.label,
                         stdout_bytes=_without_markers(result.stdout_bytes),
                         stderr_bytes=_without_markers(result.stderr_bytes),
                     )
@@ -151,8 +147,6 @@ async def _put_sudo(
                     raise _Refused(f"installing as root failed: {' / '.join(tail)}")
                 meter.finish()
         finally:
-            await _bounded(conn.run(["rm", "-rf", "--", staging], **options))
+            await _bounded(end.run(["rm", "-rf", "--", staging]))
     changed = "corral:unchanged" not in result.stdout
-    return _result(
-        conn, local_value, orig_local, target, remote, changed, sent, 1 if changed else 0
-    )
+    return _result(end, local_value, orig_local, target, remote, changed, sent, 1 if changed else 0)

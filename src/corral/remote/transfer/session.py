@@ -1,5 +1,6 @@
-"""The SFTP session of one transfer and its errors: opening (with one reconnect), turning
-failures into errors naming the host and both paths, bounded cleanup, and the result."""
+"""What a transfer needs from its connection (`Endpoint`), the SFTP session of one transfer,
+and its errors: turning failures into errors naming the host and both paths, bounded cleanup,
+and the result."""
 
 from __future__ import annotations
 
@@ -7,18 +8,35 @@ import asyncio
 import contextlib
 import errno
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from ...errors import ConnectionLost, CorralError, TransferError
-from ...result import TransferResult
+from ...result import Result, TransferResult
+from ...runner.command import Command
 from ...transport.sftp import CLEANUP_TIMEOUT, RemotePathError, SFTPSession, quiet_dead_socket
-from ...transport.ssh import TransportClosed
-
-if TYPE_CHECKING:
-    from ..connection import Connection
 
 log = logging.getLogger("corral.transfer")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The remote end of a transfer: what the connection hands a transfer, and nothing more.
+
+    `run` and `sudo` run helper commands (hashes, `mktemp -d`, the sudo install script, a
+    validate command): output hidden, failures returned, stdin closed, under the caller's
+    cd() and prefix() but not its `run.*` settings (pty, env, shell).
+    """
+
+    label: str  # the host as the user named it, for messages
+    host: str
+    user: str
+    port: int
+    cwd: str | None
+    open_sftp: Callable[[], Awaitable[SFTPSession]]  # reconnects once if the link dropped
+    run: Callable[[Command], Awaitable[Result]]
+    sudo: Callable[[str], Awaitable[Result]]
 
 
 class _Refused(Exception):
@@ -26,17 +44,10 @@ class _Refused(Exception):
 
 
 @contextlib.asynccontextmanager
-async def _sftp(conn: Connection, verb: str, local: str, remote: str) -> AsyncIterator[SFTPSession]:
-    """Open an SFTP channel on the connection, reconnecting once if it had dropped."""
-    with _translate(conn, verb, local, remote):
-        for attempt in (1, 2):
-            transport = await conn._ensure_open()
-            try:
-                session = await SFTPSession.start(transport)
-                break
-            except TransportClosed as exc:
-                if attempt == 2:
-                    raise ConnectionLost(conn.original_host, f"connection closed ({exc})") from None
+async def _sftp(end: Endpoint, verb: str, local: str, remote: str) -> AsyncIterator[SFTPSession]:
+    """Open an SFTP channel on the connection; close it when the block ends."""
+    with _translate(end, verb, local, remote):
+        session = await end.open_sftp()
     with quiet_dead_socket():
         try:
             yield session
@@ -56,27 +67,27 @@ def _local_reason(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def _translate(conn: Connection, verb: str, local: str, remote: str) -> Iterator[None]:
+def _translate(end: Endpoint, verb: str, local: str, remote: str) -> Iterator[None]:
     """Turn what went wrong during a transfer into an error naming the host and both paths."""
-    host = conn.original_host
+    host = end.label
     try:
         yield
     except ConnectionLost as exc:
         route = f"{local} -> {remote}" if verb == "put" else f"{remote} -> {local}"
-        raise ConnectionLost(host, f"{exc.reason}; {verb} {route} did not finish") from None
+        raise ConnectionLost(host, f"{exc.reason}; {verb} {route} did not finish") from exc
     except CorralError:
         raise
     except _Refused as exc:
-        raise TransferError(host, f"cannot {verb}: {exc}", local=local, remote=remote) from None
+        raise TransferError(host, f"cannot {verb}: {exc}", local=local, remote=remote) from exc
     except RemotePathError as exc:
         where = f"remote {exc.path}: " if exc.path else ""
         raise TransferError(
             host, f"cannot {verb}: {where}{exc.reason}", local=local, remote=remote
-        ) from None
+        ) from exc
     except OSError as exc:
         raise TransferError(
             host, f"cannot {verb}: {_local_reason(exc)}", local=local, remote=remote
-        ) from None
+        ) from exc
 
 
 async def _bounded(awaitable: Awaitable[Any]) -> None:
@@ -84,7 +95,7 @@ async def _bounded(awaitable: Awaitable[Any]) -> None:
         await asyncio.wait_for(awaitable, CLEANUP_TIMEOUT)
 
 
-async def _discard(conn: Connection, sftp: SFTPSession, path: str) -> None:
+async def _discard(end: Endpoint, sftp: SFTPSession, path: str) -> None:
     """Remove a temp file after a failure, through a new connection if the old one died."""
     try:
         await asyncio.wait_for(sftp.remove(path), CLEANUP_TIMEOUT)
@@ -94,18 +105,18 @@ async def _discard(conn: Connection, sftp: SFTPSession, path: str) -> None:
     except (ConnectionLost, asyncio.TimeoutError):
         pass
     except Exception:  # cleanup must not hide the error that brought us here
-        log.debug("%s: could not remove %s", conn.original_host, path, exc_info=True)
+        log.debug("%s: could not remove %s", end.label, path, exc_info=True)
         return
 
     async def again() -> None:
-        async with _sftp(conn, "clean up", path, path) as fresh:
+        async with _sftp(end, "clean up", path, path) as fresh:
             await fresh.remove(path)
 
     await _bounded(again())
 
 
 def _result(
-    conn: Connection,
+    end: Endpoint,
     local: Any,
     orig_local: Any,
     remote: str,
@@ -119,8 +130,7 @@ def _result(
         orig_local=orig_local,
         remote=remote,
         orig_remote=orig_remote,
-        connection=conn._public,
-        host=conn.original_host,
+        host=end.label,
         changed=changed,
         bytes=sent,
         files=files,

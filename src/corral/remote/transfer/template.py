@@ -6,19 +6,36 @@ from __future__ import annotations
 import asyncio
 import os
 import string
+import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ...errors import ConfigError, TemplateError, TransferError
 from ...result import TransferResult
 from .install import _put_sudo
 from .paths import LocalPath
-from .session import _local_reason
+from .session import Endpoint, _local_reason
 from .source import _absolute, _Source
 from .upload import _put_one
 
-if TYPE_CHECKING:
-    from ..connection import Connection
+if sys.version_info >= (3, 11):
+    from typing import TypedDict, Unpack
+else:  # pragma: no cover
+    from typing_extensions import TypedDict, Unpack
+
+
+class TemplateKwargs(TypedDict, total=False):
+    """Keyword options of `put_template` (defaults in brackets).
+
+    engine: "jinja2" or "string" ["jinja2"]; validate: a command checking the new file,
+    `{path}` replaced by its quoted path [None]; mode [None]; sudo [False]; owner [None].
+    """
+
+    engine: Literal["jinja2", "string"]
+    validate: str | None
+    mode: int | None
+    sudo: bool
+    owner: str | None
 
 
 def _render(
@@ -70,16 +87,11 @@ def _render(
 
 
 async def put_template(
-    conn: Connection,
+    end: Endpoint,
     template: LocalPath,
     remote: str,
     context: Mapping[str, Any] | None = None,
-    *,
-    engine: Literal["jinja2", "string"] = "jinja2",
-    validate: str | None = None,
-    mode: int | None = None,
-    sudo: bool = False,
-    owner: str | None = None,
+    **options: Unpack[TemplateKwargs],
 ) -> TransferResult:
     """Render a template locally and upload the result atomically, validated if asked.
 
@@ -91,6 +103,16 @@ async def put_template(
             fails the target is left as it was and ValidationError carries its output.
         mode, sudo, owner: as for put; by default an existing target keeps its mode.
     """
+    engine = options.get("engine", "jinja2")
+    validate = options.get("validate")
+    mode = options.get("mode")
+    sudo = options.get("sudo", False)
+    owner = options.get("owner")
+    unknown = set(options) - set(TemplateKwargs.__annotations__)
+    if unknown:
+        raise TypeError(
+            f"put_template() got unexpected keyword argument(s) {', '.join(sorted(unknown))}"
+        )
     if not remote:
         raise ConfigError("put_template: the remote path is empty")
     if validate is not None and "{path}" not in validate:
@@ -98,12 +120,12 @@ async def put_template(
     if owner is not None and not sudo:
         raise ConfigError("put_template: owner= needs sudo=True")
     path = _absolute(os.fspath(template))
-    text = await asyncio.to_thread(_render, conn.original_host, path, remote, context or {}, engine)
+    text = await asyncio.to_thread(_render, end.label, path, remote, context or {}, engine)
     name = os.path.basename(path).removesuffix(".j2") or os.path.basename(path)
     source = _Source.from_bytes(text.encode("utf-8"), path, name)
     if sudo:
         return await _put_sudo(
-            conn,
+            end,
             source,
             template,
             remote,
@@ -114,7 +136,7 @@ async def put_template(
             validate=validate,
         )
     return await _put_one(
-        conn,
+        end,
         source,
         template,
         remote,

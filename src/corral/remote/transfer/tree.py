@@ -15,18 +15,15 @@ import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ...result import TransferResult
 from ...transport.sftp import RemoteStat, SFTPSession
 from .download import _receive, _write_all
 from .paths import check_listing, default_mode, resolve_remote
-from .session import _Refused, _result, _sftp, _translate
+from .session import Endpoint, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _absolute, _Meter, _Source
 from .upload import _check_parent, _put_file, _put_link, _unchanged
-
-if TYPE_CHECKING:
-    from ..connection import Connection
 
 log = logging.getLogger("corral.transfer")
 
@@ -79,7 +76,7 @@ def _file_hash(path: str) -> Callable[[], str]:
 
 
 async def _put_tree(
-    conn: Connection,
+    end: Endpoint,
     local: str,
     remote: str | None,
     preserve_mode: bool,
@@ -90,20 +87,20 @@ async def _put_tree(
 ) -> TransferResult:
     """Upload a directory: directories created, files atomic one by one, symlinks recreated."""
     root = _absolute(local)
-    with _translate(conn, "put", root, remote or "~"):
+    with _translate(end, "put", root, remote or "~"):
         entries = await asyncio.to_thread(_walk_local, root)
     meter = _Meter(progress, sum(entry.size for entry in entries))
     changed, sent, files = False, 0, 0
     target = remote or "~"
-    async with _sftp(conn, "put", root, target) as sftp:
-        with _translate(conn, "put", root, target):
-            target, _ = resolve_remote(remote, conn.cwd, await sftp.realpath("."))
+    async with _sftp(end, "put", root, target) as sftp:
+        with _translate(end, "put", root, target):
+            target, _ = resolve_remote(remote, end.cwd, await sftp.realpath("."))
             found = await sftp.stat(target)
             if found is not None and found.kind == "dir":  # into it, as cp -r does
                 target = posixpath.join(target, os.path.basename(root))
             elif found is not None:
                 raise _Refused(f"remote {target} exists and is not a directory")
-        with _translate(conn, "put", root, target):
+        with _translate(end, "put", root, target):
             await _check_parent(sftp, target)
             existing: dict[str, RemoteStat | None] = {}
             new_dirs: set[str] = set()
@@ -133,13 +130,13 @@ async def _put_tree(
                             candidates.append(
                                 (path, _file_hash(os.path.join(root, entry.relative)))
                             )
-                same = await _unchanged(conn, sftp, candidates)
+                same = await _unchanged(end, sftp, candidates)
             for entry in entries:
                 path = posixpath.join(target, entry.relative)
                 local_path = os.path.join(root, *entry.relative.split("/"))
                 mode = entry.mode if preserve_mode else None
                 if entry.kind == "link":
-                    changed |= await _put_link(conn, sftp, entry.link, path, existing[path])
+                    changed |= await _put_link(end, sftp, entry.link, path, existing[path])
                 elif entry.kind == "file" and path in same:
                     found = existing[path]
                     if mode is not None and found is not None and found.mode != mode:
@@ -149,7 +146,7 @@ async def _put_tree(
                     source = _Source.open(local_path)
                     try:
                         sent += await _put_file(
-                            conn,
+                            end,
                             sftp,
                             source,
                             path,
@@ -168,7 +165,7 @@ async def _put_tree(
                         await sftp.chmod(path, mode)
                         changed = True
             meter.finish()
-    return _result(conn, root, local, target, remote, changed, sent, files)
+    return _result(end, root, local, target, remote, changed, sent, files)
 
 
 # ---------------------------------------------------------------------- recursive downloads

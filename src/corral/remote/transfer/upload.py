@@ -10,17 +10,14 @@ import posixpath
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ConfigError, ValidationError
 from ...result import Result, TransferResult
 from ...transport.sftp import RemoteFile, RemotePathError, RemoteStat, SFTPSession
 from .paths import parse_sha256sum, resolve_remote, temp_name
-from .session import _discard, _Refused, _result, _sftp, _translate
+from .session import Endpoint, _discard, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _Meter, _Source
-
-if TYPE_CHECKING:
-    from ..connection import Connection
 
 #: Paths per `sha256sum` command when comparing many files.
 HASH_BATCH = 200
@@ -71,7 +68,7 @@ async def _check_parent(sftp: SFTPSession, target: str) -> None:
 
 
 async def _put_file(
-    conn: Connection,
+    end: Endpoint,
     sftp: SFTPSession,
     source: _Source,
     target: str,
@@ -97,13 +94,13 @@ async def _put_file(
             await before_rename(temp)
         await sftp.rename(temp, target)
     except BaseException:
-        await _discard(conn, sftp, temp)
+        await _discard(end, sftp, temp)
         raise
     return sent
 
 
 async def _put_link(
-    conn: Connection, sftp: SFTPSession, link: str, path: str, existing: RemoteStat | None
+    end: Endpoint, sftp: SFTPSession, link: str, path: str, existing: RemoteStat | None
 ) -> bool:
     """Make `path` a symlink to `link` (atomically replacing a file or link); True if changed."""
     if existing is not None:
@@ -117,23 +114,17 @@ async def _put_link(
     try:
         await sftp.rename(temp, path)
     except BaseException:
-        await _discard(conn, sftp, temp)
+        await _discard(end, sftp, temp)
         raise
     return True
 
 
-async def _remote_hashes(
-    conn: Connection, sftp: SFTPSession, paths: Sequence[str]
-) -> dict[str, str]:
+async def _remote_hashes(end: Endpoint, sftp: SFTPSession, paths: Sequence[str]) -> dict[str, str]:
     """Return the sha256 of remote files: by `sha256sum`, else by reading them over SFTP."""
     hashes: dict[str, str] = {}
     for start in range(0, len(paths), HASH_BATCH):
-        result: Result = await conn.run(
-            ["sha256sum", "-z", "--", *paths[start : start + HASH_BATCH]],
-            hide=True,
-            warn=True,
-            in_stream=False,
-            echo=False,
+        result: Result = await end.run(
+            ["sha256sum", "-z", "--", *paths[start : start + HASH_BATCH]]
         )
         hashes.update(parse_sha256sum(result.stdout_bytes))
     for path in paths:
@@ -157,12 +148,12 @@ async def _remote_hashes(
 
 
 async def _unchanged(
-    conn: Connection, sftp: SFTPSession, candidates: Sequence[tuple[str, Callable[[], str]]]
+    end: Endpoint, sftp: SFTPSession, candidates: Sequence[tuple[str, Callable[[], str]]]
 ) -> set[str]:
     """Return the remote paths whose sha256 equals that of their local side."""
     if not candidates:
         return set()
-    remote = await _remote_hashes(conn, sftp, [path for path, _ in candidates])
+    remote = await _remote_hashes(end, sftp, [path for path, _ in candidates])
     return {
         path
         for path, local_hash in candidates
@@ -171,10 +162,10 @@ async def _unchanged(
 
 
 async def _put_target(
-    sftp: SFTPSession, conn: Connection, remote: str | None, name: str | None
+    sftp: SFTPSession, end: Endpoint, remote: str | None, name: str | None
 ) -> str:
     """Resolve where a file goes: a directory target gets the local name appended."""
-    target, wants_dir = resolve_remote(remote, conn.cwd, await sftp.realpath("."))
+    target, wants_dir = resolve_remote(remote, end.cwd, await sftp.realpath("."))
     found = await sftp.stat(target)
     if wants_dir or (found is not None and found.kind == "dir"):
         if found is None:
@@ -191,7 +182,7 @@ async def _put_target(
 
 
 async def _put_one(
-    conn: Connection,
+    end: Endpoint,
     source: _Source,
     orig_local: Any,
     remote: str | None,
@@ -205,10 +196,10 @@ async def _put_one(
     """Upload one file through SFTP as the login user."""
     local_value: Any = source.display if source.owned else source.file
     target = remote or "~"
-    async with _sftp(conn, "put", source.display, target) as sftp:
-        with _translate(conn, "put", source.display, target):
-            target = await _put_target(sftp, conn, remote, source.name)
-        with _translate(conn, "put", source.display, target):
+    async with _sftp(end, "put", source.display, target) as sftp:
+        with _translate(end, "put", source.display, target):
+            target = await _put_target(sftp, end, remote, source.name)
+        with _translate(end, "put", source.display, target):
             await _check_parent(sftp, target)
             existing = await sftp.lstat(target)
             if (
@@ -216,28 +207,22 @@ async def _put_one(
                 and existing is not None
                 and existing.kind == "file"
                 and existing.size == source.size
-                and await _unchanged(conn, sftp, [(target, source.sha256)])
+                and await _unchanged(end, sftp, [(target, source.sha256)])
             ):
                 changed = mode is not None and existing.mode != mode
                 if mode is not None and changed:
                     await sftp.chmod(target, mode)
-                return _result(conn, local_value, orig_local, target, remote, changed, 0, 0)
+                return _result(end, local_value, orig_local, target, remote, changed, 0, 0)
 
             async def check(path: str) -> None:
                 assert validate is not None
-                result = await conn.run(
-                    validate.replace("{path}", shlex.quote(path)),
-                    hide=True,
-                    warn=True,
-                    in_stream=False,
-                    echo=False,
-                )
+                result = await end.run(validate.replace("{path}", shlex.quote(path)))
                 if not result.ok:
                     raise ValidationError(result, local=source.display, remote=target)
 
             meter = _Meter(progress, source.size if source.size is not None else -1)
             sent = await _put_file(
-                conn,
+                end,
                 sftp,
                 source,
                 target,
@@ -248,4 +233,4 @@ async def _put_one(
                 before_rename=check if validate else None,
             )
             meter.finish()
-    return _result(conn, local_value, orig_local, target, remote, True, sent, 1)
+    return _result(end, local_value, orig_local, target, remote, True, sent, 1)
