@@ -1,8 +1,8 @@
-"""`Connection`: one remote host: lazy SSH connection, `run`, `sudo`, `local`, transfers.
+"""`Connection`: one remote host: `run`, `sudo`, `local`, transfers, rsync and forwards over
+its `Link` (the lazily opened SSH connection).
 
-Settings are resolved at construction (`transport.target`: explicit arguments, then the host
-string, then ssh_config, then config); helpers get narrow doors: transfers an `Endpoint`,
-rsync the chain of `ConnectTarget`s, forwards the transport.
+Helpers get narrow doors: transfers an `Endpoint`, rsync the chain of `ConnectTarget`s,
+forwards a transport opener.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from ..config import Config, Secret
-from ..errors import CommandInterrupted, ConfigError, ConnectError, ConnectionLost, GatewayError
+from ..errors import CommandInterrupted, ConnectionLost
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
@@ -33,35 +33,20 @@ from ..runner.output import OutputRoute, apply_route
 from ..runner.process import run_process
 from ..runner.shaping import Shaping
 from ..runner.sudo import SudoGuard, prepare_sudo
-from ..transport.hoststring import parse_host_string
 from ..transport.sftp import SFTPSession
-from ..transport.ssh import SSHTransport, TransportClosed
-from ..transport.target import (
-    ConnectTarget,
-    HostSettings,
-    connect_target,
-    resolve_host,
-    ssh_config_paths,
-)
+from ..transport.ssh import SSHTransport
 from . import forward, rsync, transfer
-from .gateway import HopPool, shared_hops
+from .link import Link
 from .process import RemoteProcess
 from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
-
-T = TypeVar("T")
-
-#: Gateways in front of one host, at most (a longer chain is a loop or a mistake).
-MAX_HOPS = 16
 
 #: Options of helper commands (hashes, mktemp, the sudo install script, validate): not the
 #: caller's run.* settings, whose pty, env or shell would change what they print.
 _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
 
 
-class Connection(Shaping):
+class Connection(Link, Shaping):
     """An SSH connection to one host; opened on first use, shared by every command on it."""
-
-    _hops: HopPool = shared_hops
 
     def __init__(
         self,
@@ -75,186 +60,20 @@ class Connection(Shaping):
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
     ) -> None:
-        self.config = config if config is not None else Config()
-        if gateway is None and isinstance(self.config.get("gateway"), Connection):
-            gateway = self.config.get("gateway")
-        through = gateway if isinstance(gateway, Connection) else None
-        settings = resolve_host(
-            parse_host_string(host),
-            self.config,
-            user=user,
-            port=port,
-            forward_agent=forward_agent,
-            connect_timeout=connect_timeout,
-            connect_kwargs=connect_kwargs,
-            inline_ssh_env=inline_ssh_env,
-            gateway=gateway if isinstance(gateway, str) else None,
-            has_gateway_connection=through is not None,
+        super().__init__(
+            host,
+            user,
+            port,
+            config,
+            gateway,
+            forward_agent,
+            connect_timeout,
+            connect_kwargs,
+            inline_ssh_env,
         )
-        #: The host as given (e.g. an ssh_config alias).
-        self.original_host = settings.original_host
-        #: What ssh_config says about the host.
-        self.ssh_config = settings.ssh_config
-        #: The host name actually connected to (ssh_config HostName applied).
-        self.host = settings.host
-        self.user = settings.user
-        self.port = settings.port
-        self.forward_agent = settings.forward_agent
-        self.connect_timeout = settings.connect_timeout
-        self.connect_kwargs: dict[str, Any] = dict(settings.connect_kwargs)
-        self.inline_ssh_env = settings.inline_ssh_env
-        #: How the host is reached: directly (None), through a Connection, or a ProxyCommand.
-        self.gateway: Connection | str | None = through or settings.proxy_command
-        if settings.proxy_jump:
-            self.gateway = self._jump_chain(settings.proxy_jump)
         #: Where live output goes when a call names no stream (a group's `[host] ` lines).
         self.output_route: OutputRoute | None = None
-        self._uses_gateway = False
-        self._commands: set[asyncio.Task[Any]] = set()  # commands in flight (for interrupt)
-        self._interrupted = False
-        self._transport: SSHTransport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connection lives on
-        self._pid = os.getpid()
-        self._opening: asyncio.Lock | None = None
         self._init_shaping()
-
-    # ------------------------------------------------------------------ settings
-
-    def _jump_chain(self, hops: tuple[str, ...]) -> Connection:
-        """Return the gateway Connections for a ProxyJump list (last hop; first outermost)."""
-        key = (
-            tuple(ssh_config_paths(self.config)),
-            repr(sorted((k, repr(v)) for k, v in self.connect_kwargs.items())),
-        )
-
-        def make(name: str, previous: Connection | None) -> Connection:
-            hop_config = self.config.clone()
-            hop_config["gateway"] = "none"  # a hop's own ProxyJump is not followed
-            return Connection(name, config=hop_config, gateway=previous)
-
-        return self._hops.chain(hops, key, make)
-
-    def _target(self) -> ConnectTarget:
-        """Return where and how to connect, from the settings as they are now."""
-        settings = HostSettings(
-            original_host=self.original_host,
-            host=self.host,
-            user=self.user,
-            port=self.port,
-            ssh_config=self.ssh_config,
-            forward_agent=self.forward_agent,
-            connect_timeout=self.connect_timeout,
-            connect_kwargs=self.connect_kwargs,
-            inline_ssh_env=self.inline_ssh_env,
-            proxy_command=self.gateway if isinstance(self.gateway, str) else None,
-        )
-        return connect_target(settings, self.config)
-
-    def _chain(self) -> list[ConnectTarget]:
-        """Return the ConnectTarget of every hop to this host, the first hop first."""
-        chain: list[ConnectTarget] = []
-        seen: set[int] = set()
-        hop: Connection | str | None = self
-        while isinstance(hop, Connection):
-            if id(hop) in seen or len(chain) >= MAX_HOPS:
-                raise ConfigError(
-                    f"{self.original_host}: gateway chain loops or exceeds {MAX_HOPS} hops"
-                )
-            seen.add(id(hop))
-            chain.append(hop._target())
-            hop = hop.gateway
-        return chain[::-1]
-
-    # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def is_connected(self) -> bool:
-        """True while an SSH connection is open."""
-        return self._transport is not None and not self._transport.is_closed
-
-    def _bind_loop(self) -> None:
-        """Start over on a new event loop (e.g. in a forked child) without touching the old one.
-
-        The old connection belongs to another loop (or, after a fork, to the parent process):
-        it is left alone, never closed from here, and a fresh one opens on first use.
-        """
-        loop = asyncio.get_running_loop()
-        if self._loop is loop:
-            return
-        self._loop, self._pid = loop, os.getpid()
-        self._transport = None
-        self._opening = asyncio.Lock()
-        self._commands = set()
-        self._uses_gateway = False
-
-    async def open(self) -> None:
-        """Open the SSH connection now (commands open it on demand otherwise)."""
-        await self._ensure_open()
-
-    async def _ensure_open(self) -> SSHTransport:
-        self._bind_loop()
-        assert self._opening is not None
-        async with self._opening:  # many concurrent commands: one connection attempt
-            transport = self._transport
-            if transport is not None and not transport.is_closed:
-                return transport
-            if transport is not None:  # dropped since last use: reconnect (nothing was running)
-                transport.close()
-                self._transport = None
-            gateway = self.gateway if isinstance(self.gateway, Connection) else None
-            if gateway is None:
-                self._transport = await SSHTransport.connect(self._target())
-                return self._transport
-            tunnel = await self._open_gateway(gateway)
-            async with self._hops.admit(gateway):  # admitted at a bounded rate per bastion
-                self._transport = await SSHTransport.connect(
-                    self._target(), tunnel=tunnel, via=gateway.original_host
-                )
-            return self._transport
-
-    async def _open_gateway(self, gateway: Connection) -> SSHTransport:
-        """Open (or reuse) the bastion's connection; report its failure as the bastion's."""
-        try:
-            tunnel = await gateway._ensure_open()
-        except ConnectError as exc:
-            raise GatewayError(
-                self.original_host,
-                f"bastion {gateway.original_host} unreachable: {exc.reason}",
-                gateway=gateway.original_host,
-                retryable=exc.retryable,
-            ) from exc
-        if not self._uses_gateway:
-            self._uses_gateway = True
-            self._hops.use(gateway)
-        return tunnel
-
-    async def _with_transport(self, use: Callable[[SSHTransport], Awaitable[T]]) -> T:
-        """Run `use` on the open connection; when it had dropped unnoticed (nothing started
-        on it), reconnect and try once more."""
-        for attempt in (1, 2):
-            transport = await self._ensure_open()
-            try:
-                return await use(transport)
-            except TransportClosed as exc:
-                if attempt == 2:
-                    raise ConnectionLost(self.original_host, f"connection closed: {exc}") from exc
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        """Close the SSH connection (and any ProxyJump hops this connection opened)."""
-        transport, self._transport = self._transport, None
-        if transport is not None and self._pid == os.getpid():
-            transport.close()
-            await transport.wait_closed()
-        if self._uses_gateway and isinstance(self.gateway, Connection):
-            self._uses_gateway = False
-            await self._hops.release(self.gateway)
-
-    async def __aenter__(self) -> Connection:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # ------------------------------------------------------------------ commands
 
@@ -352,7 +171,7 @@ class Connection(Shaping):
             )
         except ConnectionLost as exc:
             gateway = self.gateway
-            if not isinstance(gateway, Connection) or gateway.is_connected:
+            if not isinstance(gateway, Link) or gateway.is_connected:
                 raise
             raise ConnectionLost(
                 exc.host,
@@ -500,7 +319,3 @@ class Connection(Shaping):
         return forward.forward_remote(
             self._ensure_open, remote_port, local_port, remote_host, local_host
         )
-
-    def __repr__(self) -> str:
-        gateway = f" via {self.gateway!r}" if isinstance(self.gateway, Connection) else ""
-        return f"<Connection {self.user}@{self.original_host}:{self.port}{gateway}>"

@@ -36,6 +36,10 @@ class _ClientConfig(SSHClientConfig):
         if option not in self._options:
             self._options[option] = value
 
+    # ProxyCommand is expanded by corral once the port and user are final (a host string's
+    # `:2200` or `user@` beats ssh_config); asyncssh would use ssh_config's values only.
+    _percent_expand = SSHClientConfig._percent_expand - {"ProxyCommand"}
+
     _handlers = {
         **SSHClientConfig._handlers,
         "stricthostkeychecking": ("StrictHostKeyChecking", _set_choice),

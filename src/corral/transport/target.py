@@ -97,9 +97,17 @@ def ssh_config_paths(config: Config) -> list[str]:
     return [str(p) for p in (config.get("user_ssh_path"), config.get("system_ssh_path")) if p]
 
 
-def expand_proxy_command(template: str, host: str, port: int, user: str) -> str:
-    """Expand %h, %p, %r and %% in a ProxyCommand, quoting what is substituted."""
-    values = {"h": shlex.quote(host), "p": str(port), "r": shlex.quote(user), "%": "%"}
+def expand_proxy_command(
+    template: str, host: str, port: int, user: str, alias: str | None = None
+) -> str:
+    """Expand %h, %p, %r, %n and %% in a ProxyCommand, quoting what is substituted."""
+    values = {
+        "h": shlex.quote(host),
+        "p": str(port),
+        "r": shlex.quote(user),
+        "n": shlex.quote(alias if alias is not None else host),
+        "%": "%",
+    }
     out, i = [], 0
     while i < len(template):
         char = template[i]
@@ -248,7 +256,11 @@ def connect_target(settings: HostSettings, config: Config) -> ConnectTarget:
     proxy = None
     if settings.proxy_command is not None:
         proxy = expand_proxy_command(
-            settings.proxy_command, settings.host, settings.port, settings.user
+            settings.proxy_command,
+            settings.host,
+            settings.port,
+            settings.user,
+            settings.original_host,
         )
     return ConnectTarget(
         label=settings.original_host,
