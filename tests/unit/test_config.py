@@ -42,3 +42,19 @@ def test_secrets_are_masked_in_repr() -> None:
     assert repr(Secret("x")) == "Secret('****')"
     assert str(Secret("x")) == "****"
     assert Secret("x").reveal() == "x"
+
+
+def test_run_settings_are_declared_once() -> None:
+    """RunOptions' fields are the run() keyword arguments and the run section of config."""
+    from dataclasses import fields
+
+    from corral.config.defaults import global_defaults
+    from corral.config.run import CONFIG_ONLY, RunOptions
+    from corral.runner.options import RunKwargs
+
+    names = {spec.name for spec in fields(RunOptions)}
+    assert set(RunKwargs.__annotations__) == names
+    section = global_defaults()["run"]
+    assert set(section) == (names - {"timeout"}) | set(CONFIG_ONLY)
+    section["env"]["X"] = "1"  # each Config gets its own copy of the defaults
+    assert global_defaults()["run"]["env"] == {}

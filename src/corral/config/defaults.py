@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+from .run import run_section_defaults
+
 #: Dotted keys whose values are secrets: masked in every repr and dump.
 SECRET_KEYS = frozenset({"sudo.password", "connect_kwargs.password", "connect_kwargs.passphrase"})
 
@@ -20,25 +22,7 @@ def local_user() -> str:
 def global_defaults() -> dict[str, Any]:
     """Return a fresh copy of corral's defaults (Fabric-compatible key names)."""
     return {
-        "run": {
-            "echo": False,
-            "echo_format": "\033[1;37m{command}\033[0m",
-            "hide": None,
-            "warn": False,
-            "pty": False,
-            "env": {},
-            "replace_env": False,
-            "encoding": None,
-            "in_stream": None,
-            "out_stream": None,
-            "err_stream": None,
-            "watchers": [],
-            "shell": "/bin/bash",
-            # Bytes of each stream kept in Result when output also goes to a caller's stream.
-            "capture_limit": 1 << 20,
-            # Print each command instead of running it (`corral --dry`).
-            "dry": False,
-        },
+        "run": run_section_defaults(),
         "timeouts": {"connect": 10, "command": None},
         "connect_kwargs": {},
         "user": local_user(),

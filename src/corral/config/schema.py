@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .defaults import SECRET_KEYS, global_defaults
+from .run import run_section_expectations
 from .secret import Secret
 
 Check = Callable[[Any], bool]
@@ -34,17 +35,11 @@ def _or_null(check: Check) -> Check:
     return lambda value: value is None or check(value)
 
 
-HIDE_VALUES = (None, True, False, "out", "stdout", "err", "stderr", "both")
 HOST_KEY_POLICIES = ("strict", "accept-new", "ignore")
 
 #: Keys whose expectation is not simply "the type of the default".
 EXPECTED: dict[str, tuple[str, Check]] = {
-    "run.hide": (
-        "one of true, false, null, out, err, both",
-        lambda value: any(value is v or (isinstance(v, str) and value == v) for v in HIDE_VALUES),
-    ),
-    "run.encoding": ("an encoding name or null", _or_null(_is_text)),
-    "run.capture_limit": ("a number of bytes or null", _or_null(_is_positive)),
+    **run_section_expectations(),
     "timeouts.connect": ("a positive number of seconds", _is_positive),
     "timeouts.command": ("a positive number of seconds or null", _or_null(_is_positive)),
     "port": ("a port number", lambda v: isinstance(v, int) and not _is_bool(v) and 0 < v < 65536),

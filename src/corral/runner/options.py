@@ -1,13 +1,14 @@
-"""`RunOptions`: the settled options of one command, from keyword arguments over config."""
+"""`RunKwargs` and `resolve_options`: a command's keyword arguments over the `run` section of
+config, settled into `RunOptions` (declared in `config/run.py`)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from ..config import Config
+from ..config.run import Hide, InStream, RunOptions, StreamName
 from ..errors import ConfigError
 from .watchers import StreamWatcher
 
@@ -16,16 +17,23 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     from typing_extensions import TypedDict, Unpack
 
-__all__ = ["Hide", "InStream", "RunKwargs", "RunOptions", "Unpack", "resolve_options"]
-
-Hide = bool | Literal["out", "stdout", "err", "stderr", "both"] | None
-StreamName = Literal["stdout", "stderr"]
-#: stdin for a command: None = the terminal when interactive, else end-of-file; False = always EOF.
-InStream = IO[str] | IO[bytes] | Literal[False] | None
+__all__ = [
+    "Hide",
+    "InStream",
+    "RunKwargs",
+    "RunOptions",
+    "StreamName",
+    "Unpack",
+    "normalize_hide",
+    "resolve_options",
+]
 
 
 class RunKwargs(TypedDict, total=False):
-    """Options of `run`, `local` and `sudo`; a key left out is taken from config (`run.*`)."""
+    """Options of `run`, `local` and `sudo`; a key left out is taken from config (`run.*`).
+
+    The same names as RunOptions' fields (pinned by a test; mypy needs them written out).
+    """
 
     hide: Hide
     warn: bool
@@ -64,27 +72,6 @@ def normalize_hide(value: object) -> tuple[StreamName, ...]:
         raise ConfigError(
             f"hide={value!r} is not one of True, False, None, 'out', 'err', 'both'"
         ) from None
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything that shapes how one command runs, with config already applied."""
-
-    hide: tuple[StreamName, ...] = ()
-    warn: bool = False
-    echo: bool = False
-    pty: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
-    replace_env: bool = False
-    timeout: float | None = None
-    watchers: tuple[StreamWatcher, ...] = ()
-    in_stream: InStream = None
-    out_stream: IO[str] | IO[bytes] | None = None
-    err_stream: IO[str] | IO[bytes] | None = None
-    encoding: str = "utf-8"
-    echo_format: str = "{command}"
-    shell: str = "/bin/bash"
-    capture_limit: int | None = None
 
 
 def resolve_options(config: Config, kwargs: Mapping[str, Any]) -> RunOptions:
