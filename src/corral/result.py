@@ -36,7 +36,7 @@ class Result:
     connection: Any = None
     hide: tuple[Stream, ...] = ()
     pty: bool = False
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)  # values may be Secret (masked)
     #: Name of the signal that killed the command (e.g. "TERM"), if any.
     signal: str | None = None
     #: Seconds from start to exit.

@@ -199,8 +199,11 @@ async def test_rsync_runs_ssh_on_a_private_config_with_the_words_it_was_given(
         connect_kwargs={"key_filename": str(fleet.key_path), "password": "s3cret-pw"},
     )
     odd = ["-o", 'SendEnv=it\'s "odd" $HOME']
-    with pytest.raises(RsyncError, match="ssh failed") as caught:
+    with pytest.raises(RsyncError) as caught:
         await conn.rsync("/etc/hostname", "x", ssh_opts=odd)
+    # 255 ("ssh failed") when rsync reaps the dead ssh before it notices the closed pipe, 12
+    # (protocol stream) otherwise: rsync's own race, seen under load
+    assert caught.value.result.exited in (12, 255)
     argv = (record / "argv").read_bytes().decode().split("\0")[:-1]
     assert argv[0] == "-F" and argv[2:4] == odd and argv[4] == "corral-target"
     assert argv[5] == "rsync" and "--server" in argv

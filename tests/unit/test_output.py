@@ -1,5 +1,7 @@
 import io
 
+import pytest
+
 from corral.runner.output import Capture, OutputHandler
 
 
@@ -65,3 +67,24 @@ def test_unbounded_capture_is_complete() -> None:
         capture.feed(b"x" * 1000)
     assert len(capture.value()) == 1_000_000
     assert not capture.truncated
+
+
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_secret_mask_catches_a_secret_split_anywhere(cut: int) -> None:
+    from corral.runner.output import SecretMask
+
+    text = b"before hunter2-xyz after\n"
+    start = text.index(b"hunter2")
+    mask = SecretMask([b"hunter2-xyz"], b"****")
+    out = mask.feed(text[: start + cut]) + mask.feed(text[start + cut :]) + mask.finish()
+    assert out == b"before **** after\n"
+
+
+def test_secret_mask_holds_back_only_a_possible_beginning() -> None:
+    from corral.runner.output import SecretMask
+
+    mask = SecretMask([b"secret"], b"****")
+    assert mask.feed(b"a sec") == b"a "  # "sec" may begin the secret
+    assert mask.feed(b"ond") == b"second"
+    assert mask.feed(b"plain\n") == b"plain\n"
+    assert mask.finish() == b""

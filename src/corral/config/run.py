@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, Literal
 
+from .secret import Secret
+
 Hide = bool | Literal["out", "stdout", "err", "stderr", "both"] | None
 StreamName = Literal["stdout", "stderr"]
 #: stdin for a command: None = the terminal when interactive, else end-of-file; False = always EOF.
@@ -51,7 +53,8 @@ class RunOptions:
     warn: bool = field(default=False, metadata=_meta())
     echo: bool = field(default=False, metadata=_meta())
     pty: bool = field(default=False, metadata=_meta())
-    env: Mapping[str, str] = field(default_factory=dict, metadata=_meta(config={}))
+    #: values may be Secret: sent as they are, masked in output, logs and reprs
+    env: Mapping[str, str | Secret] = field(default_factory=dict, metadata=_meta(config={}))
     replace_env: bool = field(default=False, metadata=_meta())
     #: seconds; config sets it as `timeouts.command`, not in the run section
     timeout: float | None = field(default=None, metadata=_meta(in_config=False))

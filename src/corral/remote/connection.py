@@ -15,7 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import IO, Any
 
 from ..config import Config, Secret
-from ..errors import CommandInterrupted, ConnectionLost
+from ..config.secret import secret_registry
+from ..errors import CommandInterrupted, ConfigError, ConnectionLost
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
@@ -24,7 +25,9 @@ from ..runner.command import (
     command_text,
     env_prefix,
     kill_script,
+    masked_env,
     new_run_id,
+    plain_env,
 )
 from ..runner.dry import dry_result, dry_transfer, is_dry
 from ..runner.local import run_local
@@ -77,9 +80,16 @@ class Connection(Link, Shaping):
 
     # ------------------------------------------------------------------ commands
 
+    def _shape(self, command: Command) -> str:
+        """Return the shell text of `command` under cd() and prefix(); errors name the host."""
+        try:
+            return super()._shape(command)
+        except ConfigError as exc:
+            raise ConfigError(f"{self.original_host}: {exc}") from exc
+
     def _options(self, kwargs: Mapping[str, Any]) -> RunOptions:
         options = apply_route(resolve_options(self.config, kwargs), self.output_route)
-        check_env(options.env)
+        check_env(options.env, self.original_host)
         return options
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
@@ -90,11 +100,16 @@ class Connection(Link, Shaping):
     async def _run(self, shaped: str, options: RunOptions) -> Result:
         run_id = new_run_id()
         marker = {RUN_ID_VAR: run_id}
+        env = options.env
         if self.inline_ssh_env:
-            wire, ssh_env = env_prefix({**marker, **options.env}) + shaped, None
+            wire = env_prefix({**marker, **env}) + shaped
+            masked = env_prefix({**marker, **masked_env(env)}) + shaped
+            ssh_env = None
         else:
-            wire, ssh_env = env_prefix(marker) + shaped, options.env
-        return await self._execute(wire, shaped, options, ssh_env, run_id)
+            wire = masked = env_prefix(marker) + shaped
+            ssh_env = plain_env(env)
+        with secret_registry.command(run_id, wire, masked):
+            return await self._execute(wire, shaped, options, ssh_env, run_id)
 
     async def sudo(
         self,
@@ -125,7 +140,8 @@ class Connection(Link, Shaping):
             password=password,
             who=f"{self.user}@{self.original_host}",
         )
-        return await self._execute(call.wire, call.display, options, None, run_id, call.guard)
+        with secret_registry.command(run_id, call.wire, call.masked):
+            return await self._execute(call.wire, call.display, options, None, run_id, call.guard)
 
     async def _execute(
         self,

@@ -393,6 +393,12 @@ async def rsync(
     for hop in chain:
         check_credentials(hop)
     source_text, target_text = os.fspath(source), os.fspath(target)
+    for which, path in (("source", source_text), ("target", target_text)):
+        if "\0" in path:
+            raise ConfigError(
+                f"{label}: rsync: the {which} path {path!r} contains a NUL byte, which no file "
+                "name can hold; nothing was run"
+            )
     with tempfile.TemporaryDirectory(prefix="corral-rsync-") as directory:  # mode 0700
         config_path = os.path.join(directory, "ssh_config")
         _write_private(config_path, ssh_config_text(chain, ssh=ssh_binary, config_path=config_path))

@@ -7,6 +7,7 @@ import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 
+from ..config.secret import MASK, Secret, reveal
 from ..errors import ConfigError
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -14,16 +15,24 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 Command = str | Sequence[str]
 
 
+def check_text(text: str, what: str) -> str:
+    """Return `text`, refusing a NUL byte: no shell command, path or variable can hold one
+    (sshd would drop the whole connection over it)."""
+    if "\0" in text:
+        raise ConfigError(f"{what} contains a NUL byte (\\0), which cannot be sent to a shell")
+    return text
+
+
 def command_text(command: Command) -> str:
     """Return shell text: a string as given, an argv list with every word quoted."""
     if isinstance(command, str):
         if not command.strip():
             raise ConfigError("command is empty")
-        return command
+        return check_text(command, f"command {command!r}")
     words = list(command)
     if not words or not all(isinstance(word, str) for word in words):
         raise ConfigError(f"command must be a string or a non-empty list of strings: {command!r}")
-    return shlex.join(words)
+    return check_text(shlex.join(words), f"command {words!r}")
 
 
 def quote_path(path: str) -> str:
@@ -36,19 +45,46 @@ def quote_path(path: str) -> str:
     return shlex.quote(path)
 
 
-def check_env(env: Mapping[str, str]) -> None:
-    """Reject environment variable names the shell cannot export."""
-    for name in env:
+Env = Mapping[str, "str | Secret"]
+
+
+def plain_env(env: Env) -> dict[str, str]:
+    """Return env with Secret values revealed (for handing to a process or the server)."""
+    return {name: reveal(value) or "" for name, value in env.items()}
+
+
+def secret_values(env: Env) -> list[str]:
+    """Return the values of env marked secret."""
+    return [value.reveal() for value in env.values() if isinstance(value, Secret)]
+
+
+def masked_env(env: Env) -> dict[str, str]:
+    """Return env with every value masked (for what a log may show of a command)."""
+    return dict.fromkeys(env, MASK)
+
+
+def check_env(env: Env, where: str | None = None) -> None:
+    """Reject environment variable names the shell cannot export, and values with a NUL.
+
+    `where` (a host) is named in the message; a value is never shown (it may be a secret).
+    """
+    at = f"{where}: " if where else ""
+    for name, value in env.items():
         if not _ENV_NAME.match(name):
-            raise ConfigError(f"env name {name!r} is not a valid shell variable name")
+            raise ConfigError(f"{at}env name {name!r} is not a valid shell variable name")
+        if "\0" in (reveal(value) or ""):
+            raise ConfigError(
+                f"{at}env {name}: the value contains a NUL byte (\\0), which no environment "
+                "variable can hold; nothing was sent"
+            )
 
 
-def env_prefix(env: Mapping[str, str]) -> str:
+def env_prefix(env: Env) -> str:
     """Return `export K='v' ... && ` for inline env, values quoted (empty for no env)."""
     if not env:
         return ""
     check_env(env)
-    pairs = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    pairs = " ".join(f"{name}={shlex.quote(value)}" for name, value in plain_env(env).items())
     return f"export {pairs} && "
 
 
@@ -56,8 +92,8 @@ def wrap(command: str, *, cwd: str | None = None, prefixes: Sequence[str] = ()) 
     """Apply a working directory and prefix commands: `cd D && p1 && p2 && command`."""
     parts = []
     if cwd is not None:
-        parts.append(f"cd {quote_path(cwd)}")
-    parts.extend(prefixes)
+        parts.append(f"cd {quote_path(check_text(cwd, f'cd() path {cwd!r}'))}")
+    parts.extend(check_text(prefix, f"prefix() command {prefix!r}") for prefix in prefixes)
     parts.append(command)
     return " && ".join(parts)
 

@@ -7,11 +7,10 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
 from typing import Any
 
 from ..result import ExitStatus, Result
-from .command import check_env
+from .command import Env, check_env, plain_env
 from .dry import dry_result
 from .options import RunOptions
 from .process import OutputCallback, run_process
@@ -36,13 +35,13 @@ class LocalProcess:
         command: str,
         *,
         shell: str,
-        env: Mapping[str, str],
+        env: Env,
         replace_env: bool,
         pty: bool,
         cwd: str | None = None,
     ) -> LocalProcess:
         """Start `command` under `shell -c`; its output waits for `start_output`."""
-        full_env = dict(env) if replace_env else {**os.environ, **env}
+        full_env = plain_env(env) if replace_env else {**os.environ, **plain_env(env)}
         master: int | None = None
         if pty:
             master, slave = os.openpty()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from ..config import Config
+from ..config import Config, Secret
 from ..config.run import Hide, InStream, RunOptions, StreamName
 from ..errors import ConfigError
 from .watchers import StreamWatcher
@@ -39,7 +39,7 @@ class RunKwargs(TypedDict, total=False):
     warn: bool
     echo: bool
     pty: bool
-    env: Mapping[str, str]
+    env: Mapping[str, str | Secret]
     replace_env: bool
     timeout: float | None
     watchers: Sequence[StreamWatcher]
@@ -97,7 +97,7 @@ def resolve_options(config: Config, kwargs: Mapping[str, Any]) -> RunOptions:
         warn=bool(settings.get("warn")),
         echo=bool(settings.get("echo")),
         pty=bool(settings.get("pty")),
-        env={str(k): str(v) for k, v in env.items()},
+        env={str(k): v if isinstance(v, Secret) else str(v) for k, v in env.items()},
         replace_env=bool(settings.get("replace_env")),
         timeout=float(timeout) if timeout is not None else None,
         watchers=tuple(settings.get("watchers") or ()),

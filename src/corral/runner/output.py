@@ -6,10 +6,48 @@ import codecs
 import dataclasses
 import io
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ..config.secret import MASK
 from .options import RunOptions
+
+
+class SecretMask:
+    """Replace secrets in a byte stream, also when one is split across chunks.
+
+    The end of a chunk that could be the start of a secret is held until the next chunk (or
+    `finish`), so a secret never reaches a stream in two pieces.
+    """
+
+    def __init__(self, secrets: Sequence[bytes], mask: bytes) -> None:
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._mask = mask
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """Take a chunk; return what can be shown of it, secrets masked."""
+        data = self._replace(self._held + data)
+        keep = 0
+        for secret in self._secrets:  # the longest tail that is a secret's beginning
+            for size in range(min(len(secret) - 1, len(data)), keep, -1):
+                if data.endswith(secret[:size]):
+                    keep = size
+                    break
+        self._held = data[len(data) - keep :] if keep else b""
+        return data[: len(data) - keep] if keep else data
+
+    def finish(self) -> bytes:
+        """Return what was held back at the end."""
+        held, self._held = self._held, b""
+        return self._replace(held)
+
+    def _replace(self, data: bytes) -> bytes:
+        for secret in self._secrets:
+            if secret in data:
+                data = data.replace(secret, self._mask)
+        return data
 
 
 class Capture:
@@ -76,8 +114,13 @@ class OutputHandler:
         out_stream: IO[Any] | None,
         err_stream: IO[Any] | None,
         capture_limit: int | None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.encoding = encoding
+        raw = [secret.encode(encoding, "replace") for secret in secrets if secret]
+        self._masks = (
+            {name: SecretMask(raw, MASK.encode()) for name in ("stdout", "stderr")} if raw else {}
+        )
         self._decoders = {
             name: codecs.getincrementaldecoder(encoding)(errors="replace")
             for name in ("stdout", "stderr")
@@ -95,6 +138,11 @@ class OutputHandler:
 
     def feed(self, stream: str, data: bytes) -> str:
         """Take a chunk of `stream` ("stdout"/"stderr"); return its decoded text."""
+        if self._masks:
+            data = self._masks[stream].feed(data)
+        return self._take(stream, data)
+
+    def _take(self, stream: str, data: bytes) -> str:
         self.captures[stream].feed(data)
         text = self._decoders[stream].decode(data)
         live = self._live[stream]
@@ -103,7 +151,11 @@ class OutputHandler:
         return text
 
     def finish(self) -> None:
-        """Flush decoders (an incomplete character at the very end becomes U+FFFD)."""
+        """Flush held-back bytes and decoders (an incomplete character at the end becomes
+        U+FFFD)."""
+        for name, mask in self._masks.items():
+            if held := mask.finish():
+                self._take(name, held)
         for name, decoder in self._decoders.items():
             text = decoder.decode(b"", final=True)
             live = self._live[name]

@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..config.secret import secret_registry
 from ..errors import AuthFailure, CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
 from ..result import ExitStatus, Result
+from .command import secret_values
 from .options import RunOptions
 from .output import OutputHandler
 from .stdin import StdinFeeder
@@ -91,13 +93,31 @@ async def run_process(
     """
     if options.echo:
         print(options.echo_format.format(command=display), file=sys.stdout, flush=True)
+    secrets = secret_values(options.env)
+    if guard is not None and guard.password is not None:
+        secrets.append(guard.password.reveal())
     output = OutputHandler(
         encoding=options.encoding,
         hide=options.hide,
         out_stream=options.out_stream,
         err_stream=options.err_stream,
         capture_limit=options.capture_limit,
+        secrets=secrets,
     )
+    with secret_registry.secrets(secrets):
+        return await _run(process, options, output, command, display, host, connection, guard)
+
+
+async def _run(
+    process: Process,
+    options: RunOptions,
+    output: OutputHandler,
+    command: str,
+    display: str,
+    host: str,
+    connection: Any,
+    guard: SudoGuard | None,
+) -> Result:
     watcher_error: list[BaseException] = []
     failed = asyncio.Event()
 

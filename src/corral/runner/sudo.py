@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Config
-from ..config.secret import MASK, Secret, reveal
-from .command import env_prefix
+from ..config.secret import Secret, reveal
+from .command import Env, env_prefix, masked_env
 from .options import RunOptions
 
 #: sudo's messages when it refuses to run the command at all (no marker was printed).
@@ -92,15 +92,10 @@ class SudoGuard:
         self._write = write
         self._on_start = on_start
 
-    def _mask(self, data: bytes) -> bytes:
-        if self._secret and self._secret in data:
-            return data.replace(self._secret, MASK.encode())
-        return data
-
     def feed(self, stream: str, data: bytes) -> bytes:
         """Take raw output; return what the user should see. Raises SudoRefused."""
         if self.started or stream != self._marker_stream:
-            return self._mask(data)
+            return data  # the password itself is masked with every other secret (output.py)
         self._held += data
         held = bytes(self._held)
         prompts = held.count(self._prompt)
@@ -124,7 +119,7 @@ class SudoGuard:
         self.started = True
         self._held.clear()
         self._on_start()
-        return self._mask(before + held[end:])
+        return before + held[end:]
 
     def _scrub(self, held: bytes) -> bytes:
         """Drop sudo's prompt and a terminal's echo of the password from held output."""
@@ -156,11 +151,13 @@ class SudoCall:
     wire: str
     display: str
     guard: SudoGuard
+    #: the wire command with env values masked (what a log may show)
+    masked: str
 
 
 def prepare_sudo(
     shaped: str,
-    env: Mapping[str, str],
+    env: Env,
     options: RunOptions,
     config: Config,
     *,
@@ -174,11 +171,18 @@ def prepare_sudo(
     """
     target_user = user if user is not None else config.get("sudo.user")
     secret = password if password is not None else config.get("sudo.password")
+    nonce = new_nonce()
     wire, prompt, marker = sudo_command(
-        env_prefix(dict(env)) + shaped,  # sudo resets the environment: export inside
+        env_prefix(env) + shaped,  # sudo resets the environment: export inside
         user=target_user,
         prompt_template=config.get("sudo.prompt"),
-        nonce=new_nonce(),
+        nonce=nonce,
+    )
+    masked, _, _ = sudo_command(
+        env_prefix(masked_env(env)) + shaped,
+        user=target_user,
+        prompt_template=config.get("sudo.prompt"),
+        nonce=nonce,
     )
     guard = SudoGuard(
         prompt=prompt,
@@ -189,4 +193,4 @@ def prepare_sudo(
         marker_stream="stdout" if options.pty else "stderr",
     )
     display = f"sudo {'-u ' + target_user + ' ' if target_user else ''}{shaped}"
-    return SudoCall(wire, display, guard)
+    return SudoCall(wire, display, guard, masked)

@@ -311,6 +311,9 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         self._status: int | None = None
         self._signal: str | None = None
         self.done: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
+        # Seen even when nobody waits (the channel never opened, the caller was cancelled):
+        # a lost connection is reported by the caller, never as asyncio's "never retrieved".
+        self.done.add_done_callback(_seen)
 
     def attach(self, on_output: OutputCallback) -> None:
         """Deliver output to `on_output` from now on, what arrived before first."""
@@ -350,6 +353,11 @@ class _Session(asyncssh.SSHClientSession[bytes]):
             # asyncssh reports a dropped connection as a finished channel with no exit
             # status (measured: sshd killed, host frozen, bastion lost): never a success.
             self.done.set_exception(lost(self._label, exc))
+
+
+def _seen(future: asyncio.Future[ExitStatus]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _same(session: _Session) -> _Session:

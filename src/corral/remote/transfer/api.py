@@ -12,7 +12,7 @@ from ...errors import ConfigError, TransferError
 from ...result import TransferResult
 from .download import _download, _download_into, _local_target, _placeholder_values
 from .install import _put_sudo
-from .paths import LocalPath, expand_local, resolve_remote
+from .paths import LocalPath, check_paths, expand_local, resolve_remote
 from .session import Endpoint, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _absolute, _is_file_like, _is_local_dir, _Meter, _Source
 from .tree import _get_tree, _make_parents, _put_tree
@@ -78,6 +78,7 @@ async def put(
     unknown = set(options) - set(PutKwargs.__annotations__)
     if unknown:
         raise TypeError(f"put() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    check_paths(end.label, "put", local=local, remote=remote)
     file_like = _is_file_like(local)
     path = os.fspath(local) if isinstance(local, str | os.PathLike) else None
     if path is None and not file_like:
@@ -154,6 +155,7 @@ async def get(
         raise TypeError(f"get() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     if not remote:
         raise ConfigError("get: the remote path is empty")
+    check_paths(end.label, "get", local=local, remote=remote)
     host = end.label
     if local is not None and _is_file_like(local):
         if recursive:

@@ -9,6 +9,8 @@ import posixpath
 import string
 from collections.abc import Mapping, Sequence
 
+from ...errors import ConfigError
+
 LocalPath = str | os.PathLike[str]
 
 #: Placeholders `get(local=...)` fills in (Fabric's names).
@@ -133,3 +135,14 @@ def default_mode() -> int:
                 if line.startswith("Umask:"):
                     return 0o666 & ~int(line.split()[1], 8)
     return 0o644
+
+
+def check_paths(host: str, verb: str, **paths: object) -> None:
+    """Refuse a path holding a NUL byte, naming the host and which path: no file name can
+    hold one, and OpenSSH's sftp-server ends the session over it."""
+    for which, path in paths.items():
+        if isinstance(path, str | os.PathLike) and "\0" in os.fspath(path):
+            raise ConfigError(
+                f"{host}: {verb}: the {which} path {os.fspath(path)!r} contains a NUL byte, "
+                "which no file name can hold; nothing was sent"
+            )

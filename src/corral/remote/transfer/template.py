@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ...errors import ConfigError, TemplateError, TransferError
 from ...result import TransferResult
 from .install import _put_sudo
-from .paths import LocalPath
+from .paths import LocalPath, check_paths
 from .session import Endpoint, _local_reason
 from .source import _absolute, _Source
 from .upload import _put_one
@@ -119,6 +119,7 @@ async def put_template(
         raise ConfigError(f"put_template: validate command {validate!r} lacks {{path}}")
     if owner is not None and not sudo:
         raise ConfigError("put_template: owner= needs sudo=True")
+    check_paths(end.label, "put_template", template=template, remote=remote)
     path = _absolute(os.fspath(template))
     text = await asyncio.to_thread(_render, end.label, path, remote, context or {}, engine)
     name = os.path.basename(path).removesuffix(".j2") or os.path.basename(path)
