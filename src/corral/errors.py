@@ -49,6 +49,8 @@ import shlex
 import sys
 from typing import IO, TYPE_CHECKING
 
+from .result import output_tail
+
 if TYPE_CHECKING:
     from .result import GroupResult, Result, RsyncResult
 
@@ -209,8 +211,11 @@ class Failure(HostError):
 
 
 def _stderr_tail(result: Result, lines: int = 10) -> str:
-    text = result.stderr if not result.pty else result.stdout
-    tail = text.rstrip("\n").splitlines()[-lines:]
+    """Return the last lines of what the command wrote to stderr (with a pty, stdout), each
+    cut at 4 KiB: a huge line must not make a huge message."""
+    tail, _ = output_tail(
+        result.stdout_bytes if result.pty else result.stderr_bytes, result.encoding, lines=lines
+    )
     if not tail:
         return ""
     label = "stdout" if result.pty else "stderr"
@@ -275,7 +280,7 @@ class ValidationError(TransferError):
     """The validate command rejected an uploaded file; `result` holds its output."""
 
     def __init__(self, result: Result, *, local: str, remote: str) -> None:
-        output = (result.stdout + result.stderr).rstrip("\n").splitlines()[-20:]
+        output, _ = output_tail(result.stdout_bytes + result.stderr_bytes, result.encoding)
         super().__init__(
             result.host,
             f"validation command {result.command!r} exited with status {result.exited}; "
@@ -308,7 +313,7 @@ class RsyncTimedOut(RsyncError, TimeoutError):
 
 
 def _rsync_stderr_tail(stderr: str, lines: int = 10) -> str:
-    tail = stderr.rstrip("\n").splitlines()[-lines:]
+    tail, _ = output_tail(stderr.encode(), lines=lines)
     if not tail:
         return ""
     return f"\nstderr (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
