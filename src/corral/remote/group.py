@@ -16,7 +16,14 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, ConnectError, GroupException, HostSkipped, HostTimeout
+from ..errors import (
+    CommandInterrupted,
+    ConfigError,
+    ConnectError,
+    GroupException,
+    HostSkipped,
+    HostTimeout,
+)
 from ..result import GroupResult, Result
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
@@ -239,6 +246,7 @@ class Group:
         slots = asyncio.Semaphore(concurrency)
         handshakes = asyncio.Semaphore(min(policy.handshakes, concurrency))
         outcomes: dict[int, Any] = {}
+        started_hosts: set[int] = set()  # for Ctrl-C: interrupted, not skipped
         state: dict[str, Any] = {"failures": 0, "stop": None}
         started = time.monotonic()
         result = GroupResult()
@@ -274,6 +282,7 @@ class Group:
                 if self.on_progress is not None:
                     self.on_progress(conn.original_host, "running")
                 began = time.monotonic()
+                started_hosts.add(index)
                 try:
                     outcome: Any = await self._host(conn, op, policy, handshakes)
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
@@ -297,7 +306,7 @@ class Group:
             try:
                 await asyncio.gather(*tasks)
             except asyncio.CancelledError:
-                await self._interrupt(tasks, connections, outcomes)
+                await self._interrupt(tasks, connections, outcomes, started_hosts)
                 publish()
                 raise
         publish()
@@ -310,13 +319,20 @@ class Group:
         tasks: Sequence[asyncio.Future[None]],
         connections: list[Connection],
         outcomes: dict[int, Any],
+        started: set[int],
     ) -> None:
         """Ctrl-C: stop running hosts (their remote commands end) and skip the rest."""
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for index, conn in enumerate(connections):
-            outcomes.setdefault(index, HostSkipped(conn.original_host, "interrupted (Ctrl-C)"))
+            host = conn.original_host
+            outcomes.setdefault(
+                index,
+                CommandInterrupted(host, "interrupted while running; its command was stopped")
+                if index in started
+                else HostSkipped(host, "not started: the run was interrupted"),
+            )
 
     async def _host(
         self,
