@@ -102,7 +102,7 @@ def _parse_sets(ctx: click.Context, param: click.Parameter, value: Sequence[str]
     try:
         return parse_set(value)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
+        raise click.BadParameter(str(exc), ctx, param) from exc
 
 
 def _count_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

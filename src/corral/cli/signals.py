@@ -63,5 +63,5 @@ def interrupt_status(exc: BaseException | None) -> int:
 
 
 def interrupt_words(exc: BaseException | None) -> str:
-    """Return what stopped the run, for its last line: "interrupted (by SIGTERM)"."""
+    """Return what stopped the run, for its last line: "interrupted by SIGTERM"."""
     return f"interrupted by {exc.name}" if isinstance(exc, SignalInterrupt) else "interrupted"
