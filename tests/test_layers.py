@@ -76,3 +76,61 @@ def test_only_the_transport_imports_asyncssh() -> None:
     assert importers, "asyncssh importers not found: the check is broken"
     for module in importers:
         assert any(module == a or module.startswith(a + ".") for a in ASYNCSSH_IMPORTERS), module
+
+
+def _module_imports(path: Path, src: Path) -> set[str]:
+    """Return every corral module a file may import: `from . import x` counts as `.x`."""
+    package = list(path.relative_to(src).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - (node.level - 1)] if node.level else []
+            module = [*base, *(node.module.split(".") if node.module else [])]
+            if not node.level:
+                module = module[1:] if module[:1] == ["corral"] else []
+            found.add(".".join(module))
+            found |= {".".join([*module, alias.name]) for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("corral.") for a in node.names}
+    return found
+
+
+def _cycle(package: str, src: Path = SRC) -> list[str] | None:
+    """Return an import cycle among the modules of `package` (TYPE_CHECKING ones too)."""
+    modules = {
+        ".".join(path.relative_to(src).with_suffix("").parts): path
+        for path in (src / package).rglob("*.py")
+        if path.stem != "__init__"
+    }
+    edges = {
+        name: sorted(_module_imports(path, src) & set(modules) - {name})
+        for name, path in modules.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        for target in edges[name]:
+            if target in path:
+                return [*path[path.index(target) :], target]
+            if target not in done and (found := visit(target, [*path, target])):
+                return found
+        done.add(name)
+        return None
+
+    for name in sorted(modules):
+        if name not in done and (found := visit(name, [name])):
+            return found
+    return None
+
+
+def test_the_cli_package_has_no_import_cycle() -> None:
+    assert _cycle("cli") is None
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "loop"
+    package.mkdir()
+    (package / "a.py").write_text("from .b import x\n")
+    (package / "b.py").write_text("from . import c\n")
+    (package / "c.py").write_text("from corral.loop.a import y\n")
+    assert _cycle("loop", tmp_path) == ["loop.a", "loop.b", "loop.c", "loop.a"]

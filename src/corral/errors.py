@@ -1,16 +1,23 @@
 """The exception tree: every error corral raises, each naming the host it concerns.
 
 ```
-CorralError
+CorralError                            .exit_code (corral's exit status), .show()
 ├── ConfigError(ValueError)            bad configuration: names the key (and file)
 │   └── InvalidHostError               a host string that cannot be parsed
 ├── CollectionNotFound                 no corralfile: says where it looked
+├── CorralfileError                    the corralfile raised while imported: names the line
+├── UsageError                         the command line cannot be run as given (exit 2)
+├── ResponseNotAccepted                a FailingResponder saw its failure sentinel
 ├── HostError                          .host; the host is in every message
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
 │   │   ├── HostUnreachable            refused, no route, DNS failure
+│   │   ├── HandshakeError             closed by the server, protocol or key exchange error
 │   │   ├── GatewayError               the bastion in front of the host failed
-│   │   ├── HostKeyError               UnknownHostKey, ChangedHostKey, RevokedHostKey
+│   │   ├── HostKeyError               the host's key could not be verified
+│   │   │   ├── UnknownHostKey         not in any known_hosts file
+│   │   │   ├── ChangedHostKey         not the key recorded for the host
+│   │   │   └── RevokedHostKey         the key (or its CA) is @revoked
 │   │   ├── AuthenticationError        the server refused every credential
 │   │   └── KeyFileError               a client key file missing or unreadable
 │   ├── ForwardError                   a port forward: the port is taken, or the server refused
@@ -22,6 +29,8 @@ CorralError
 │   ├── TransferError                  .local, .remote: put/get failed, the target left as it was
 │   │   ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
 │   │   └── ValidationError            .result: the validate command rejected the new file
+│   ├── RsyncError                     .result: rsync exited with a non-zero status
+│   │   └── RsyncTimedOut(TimeoutError)
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
 │   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
@@ -29,18 +38,41 @@ CorralError
 ```
 
 Messages say what happened, to which host, and what to do next. Secrets never appear in them.
+Each error knows how it ends the `corral` command (as click's exceptions do): `exit_code` is
+the exit status (a failed command's own status, 2 for usage errors, 130 for an interrupted
+run, else 1) and `show()` prints the one line the command prints.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import shlex
+import sys
+from typing import IO, TYPE_CHECKING
+
+from .result import output_tail
 
 if TYPE_CHECKING:
-    from .result import GroupResult, Result
+    from .result import GroupResult, Result, RsyncResult
+
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 130
+#: Exit status of a command line that cannot be run as given (click's UsageError).
+USAGE_STATUS = 2
 
 
 class CorralError(Exception):
     """Base class of every error corral raises."""
+
+    #: The exit status of the `corral` command when this error ends it.
+    exit_code: int = 1
+
+    def format_message(self) -> str:
+        """Return the message the command shows: the first line (the report has the rest)."""
+        return str(self).strip().partition("\n")[0] or type(self).__name__
+
+    def show(self, file: IO[str] | None = None) -> None:
+        """Print the error as the `corral` command does: one line, `corral: ...`, on stderr."""
+        print(f"corral: {self.format_message()}", file=file if file is not None else sys.stderr)
 
 
 class ConfigError(CorralError, ValueError):
@@ -53,6 +85,20 @@ class InvalidHostError(ConfigError):
 
 class CollectionNotFound(CorralError):
     """No corralfile (or the collection named with -c) was found; the message says where."""
+
+
+class CorralfileError(CorralError):
+    """The corralfile raised while it was imported; the message points at the line."""
+
+
+class UsageError(CorralError):
+    """The command line cannot be run as given; the message names the option and the fix."""
+
+    exit_code = USAGE_STATUS
+
+
+class ResponseNotAccepted(CorralError):
+    """A FailingResponder saw its failure sentinel after answering."""
 
 
 class HostError(CorralError):
@@ -155,10 +201,21 @@ class Failure(HostError):
         super().__init__(result.host, message)
         self.result = result
 
+    def format_message(self) -> str:
+        """Return the first line, with the output's tail when the output was hidden."""
+        text = str(self).strip()
+        stream = "stdout" if self.result.pty else "stderr"
+        if "\n" in text and stream in self.result.hide:  # the user has not seen it
+            return text
+        return super().format_message()
+
 
 def _stderr_tail(result: Result, lines: int = 10) -> str:
-    text = result.stderr if not result.pty else result.stdout
-    tail = text.rstrip("\n").splitlines()[-lines:]
+    """Return the last lines of what the command wrote to stderr (with a pty, stdout), each
+    cut at 4 KiB: a huge line must not make a huge message."""
+    tail, _ = output_tail(
+        result.stdout_bytes if result.pty else result.stderr_bytes, result.encoding, lines=lines
+    )
     if not tail:
         return ""
     label = "stdout" if result.pty else "stderr"
@@ -175,6 +232,8 @@ class UnexpectedExit(Failure):
             else f"exited with status {result.exited}"
         )
         super().__init__(result, f"command {result.command!r} {status}" + _stderr_tail(result))
+        #: The command's own status ends `corral` (1 when killed or out of range).
+        self.exit_code = result.exited if 0 < result.exited < 256 else 1
 
 
 class AuthFailure(Failure):
@@ -221,7 +280,7 @@ class ValidationError(TransferError):
     """The validate command rejected an uploaded file; `result` holds its output."""
 
     def __init__(self, result: Result, *, local: str, remote: str) -> None:
-        output = (result.stdout + result.stderr).rstrip("\n").splitlines()[-20:]
+        output, _ = output_tail(result.stdout_bytes + result.stderr_bytes, result.encoding)
         super().__init__(
             result.host,
             f"validation command {result.command!r} exited with status {result.exited}; "
@@ -233,8 +292,46 @@ class ValidationError(TransferError):
         self.result = result
 
 
+class RsyncError(HostError):
+    """rsync exited with a non-zero status; `result` holds its command and output."""
+
+    def __init__(self, result: RsyncResult, message: str) -> None:
+        super().__init__(result.host, message)
+        self.result = result
+
+
+class RsyncTimedOut(RsyncError, TimeoutError):
+    """rsync ran longer than its timeout; its process group was killed."""
+
+    def __init__(self, result: RsyncResult, timeout: float) -> None:
+        super().__init__(
+            result,
+            f"rsync timed out after {timeout:g} s and was stopped: {shlex.join(result.command)}"
+            + _rsync_stderr_tail(result.stderr),
+        )
+        self.timeout = timeout
+
+
+def _rsync_stderr_tail(stderr: str, lines: int = 10) -> str:
+    tail, _ = output_tail(stderr.encode(), lines=lines)
+    if not tail:
+        return ""
+    return f"\nstderr (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
+
+
 class CommandInterrupted(HostError):
-    """A command was not started, or was stopped, because the run was interrupted (Ctrl-C)."""
+    """A command was not started, or was stopped, because the run was interrupted (Ctrl-C).
+
+    `result`, when set, holds what the command printed before it was stopped.
+    """
+
+    exit_code = INTERRUPTED_STATUS
+    #: A host whose command was stopped: neither failed nor skipped (GroupResult.interrupted).
+    interrupted = True
+
+    def __init__(self, host: str, message: str, *, result: Result | None = None) -> None:
+        super().__init__(host, message)
+        self.result = result
 
 
 class HostTimeout(HostError, TimeoutError):
@@ -253,6 +350,13 @@ class GroupException(CorralError):
     def __init__(self, result: GroupResult) -> None:
         super().__init__(result.summary())
         self.result = result
+        #: The failed hosts' common exit status when each exited non-zero alike, else 1.
+        statuses = {
+            error.exit_code if isinstance(error, UnexpectedExit) else None
+            for error in result.failed.values()
+        }
+        common = statuses.pop() if len(statuses) == 1 else None
+        self.exit_code = common if common is not None else 1
 
 
 __all__ = [
@@ -267,6 +371,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "CorralError",
+    "CorralfileError",
     "Failure",
     "ForwardError",
     "GatewayError",
@@ -279,10 +384,14 @@ __all__ = [
     "HostUnreachable",
     "InvalidHostError",
     "KeyFileError",
+    "ResponseNotAccepted",
     "RevokedHostKey",
+    "RsyncError",
+    "RsyncTimedOut",
     "TemplateError",
     "TransferError",
     "UnexpectedExit",
     "UnknownHostKey",
+    "UsageError",
     "ValidationError",
 ]

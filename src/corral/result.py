@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -149,6 +151,46 @@ class RsyncResult:
         )
 
 
+#: What a tail of output shows at most: lines, and bytes of one line (the rest is cut).
+TAIL_LINES = 20
+LINE_LIMIT = 4096
+
+
+def output_tail(
+    data: bytes, encoding: str = "utf-8", *, lines: int = TAIL_LINES, limit: int = LINE_LIMIT
+) -> tuple[list[str], int]:
+    """Return the last `lines` lines of output, and how many lines came before them.
+
+    A line longer than `limit` bytes is cut there, saying how much was cut. The bytes are
+    read from the end: a 30 MB line costs one backward scan, never a decode of it all.
+    """
+    end = len(data.rstrip(b"\n"))
+    if end == 0:
+        return [], 0
+    pieces: list[bytes] = []
+    stop, earlier = end, 0
+    while True:
+        newline = data.rfind(b"\n", 0, stop)
+        pieces.append(data[newline + 1 : stop])
+        if newline < 0:
+            break
+        stop = newline
+        if len(pieces) == lines:
+            earlier = data.count(b"\n", 0, stop) + 1
+            break
+    shown: list[str] = []
+    for piece in reversed(pieces):
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        text = decoder.decode(piece[:limit], final=len(piece) <= limit)  # no half character
+        if len(piece) > limit:
+            text += f" ... ({len(piece) - limit:,} more bytes of this line cut)"
+        shown += text.splitlines() or [""]
+    if len(shown) > lines:
+        earlier += len(shown) - lines
+        shown = shown[-lines:]
+    return shown, earlier
+
+
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 
@@ -210,11 +252,14 @@ class GroupResult(dict[Any, Any]):
 
     @property
     def failed(self) -> dict[Any, BaseException]:
-        """Hosts that raised (command failure, connection error, timeout); not skipped ones."""
+        """Hosts that raised (command failure, connection error, timeout); not skipped or
+        interrupted ones."""
         return {
             c: v
             for c, v in self.items()
-            if isinstance(v, BaseException) and not getattr(v, "skipped", False)
+            if isinstance(v, BaseException)
+            and not getattr(v, "skipped", False)
+            and not getattr(v, "interrupted", False)
         }
 
     @property
@@ -226,8 +271,20 @@ class GroupResult(dict[Any, Any]):
             if isinstance(v, BaseException) and getattr(v, "skipped", False)
         }
 
+    @property
+    def interrupted(self) -> dict[Any, BaseException]:
+        """Hosts whose command was running when the run was interrupted (and was stopped)."""
+        return {
+            c: v
+            for c, v in self.items()
+            if isinstance(v, BaseException) and getattr(v, "interrupted", False)
+        }
+
     def records(self) -> list[dict[str, Any]]:
-        """Return one plain dict per host (for JSON): host, ok, exited, stdout, stderr, ..."""
+        """Return one plain dict per host (for JSON): host, ok, exited, stdout, stderr, ...
+
+        `skipped` marks hosts never started, `interrupted` hosts whose command was stopped.
+        """
         out = []
         for connection, value in self.items():
             failed = isinstance(value, BaseException)
@@ -248,17 +305,26 @@ class GroupResult(dict[Any, Any]):
                     "error": str(value) if failed else None,
                     "error_type": type(value).__name__ if failed else None,
                     "skipped": skipped,
+                    "interrupted": bool(getattr(value, "interrupted", False)),
                 }
             )
         return out
 
-    def grouped_output(self) -> list[tuple[list[str], str]]:
-        """Group hosts whose stdout is identical: [(host names, output)], biggest group first."""
-        groups: dict[str, list[str]] = {}
+    def output_groups(self) -> list[tuple[list[str], Result]]:
+        """Group hosts whose stdout is identical: [(host names, one of their Results)],
+        biggest group first. Outputs are compared by digest, never decoded."""
+        groups: dict[bytes, tuple[list[str], Result]] = {}
         for connection, value in self.items():
             if isinstance(value, Result):
-                groups.setdefault(value.stdout, []).append(_host_of(connection))
-        return sorted(((hosts, text) for text, hosts in groups.items()), key=lambda g: -len(g[0]))
+                digest = hashlib.blake2b(value.stdout_bytes, digest_size=32)
+                digest.update(value.encoding.encode())
+                hosts, _ = groups.setdefault(digest.digest(), ([], value))
+                hosts.append(_host_of(connection))
+        return sorted(groups.values(), key=lambda group: -len(group[0]))
+
+    def grouped_output(self) -> list[tuple[list[str], str]]:
+        """Group hosts whose stdout is identical: [(host names, output)], biggest group first."""
+        return [(hosts, result.stdout) for hosts, result in self.output_groups()]
 
     def summary(self) -> str:
         """Return a readable per-host summary: counts, then each failed and skipped host."""
@@ -268,21 +334,25 @@ class GroupResult(dict[Any, Any]):
             if not isinstance(v, BaseException) and (not isinstance(v, Result) or v.ok)
         )
         warned = sum(1 for v in self.values() if isinstance(v, Result) and not v.ok)
-        failed, skipped = self.failed, self.skipped
+        failed, skipped, interrupted = self.failed, self.skipped, self.interrupted
         counts = [f"{ok} ok"]
         if warned:
             counts.append(f"{warned} exited non-zero (warn)")
-        counts += [f"{len(failed)} failed", f"{len(skipped)} skipped"]
+        counts.append(f"{len(failed)} failed")
+        if interrupted:
+            counts.append(f"{len(interrupted)} interrupted")
+        counts.append(f"{len(skipped)} skipped")
         lines = [f"{len(self)} hosts: {', '.join(counts)} in {self.duration:.1f} s"]
         if failed:
             lines.append("failed:")
             lines += [f"  {_host_of(c)}: {_one_line(e)}" for c, e in failed.items()]
-        if skipped:
-            reasons: dict[str, list[str]] = {}
-            for c, e in skipped.items():
-                reasons.setdefault(str(getattr(e, "reason", e)), []).append(_host_of(c))
-            lines.append("skipped:")
-            lines += [f"  {compress_hosts(h)} ({len(h)}): {r}" for r, h in reasons.items()]
+        for heading, hosts in (("interrupted:", interrupted), ("skipped:", skipped)):
+            if hosts:
+                reasons: dict[str, list[str]] = {}
+                for c, e in hosts.items():
+                    reasons.setdefault(str(getattr(e, "reason", e)), []).append(_host_of(c))
+                lines.append(heading)
+                lines += [f"  {compress_hosts(h)} ({len(h)}): {r}" for r, h in reasons.items()]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

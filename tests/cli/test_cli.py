@@ -272,7 +272,7 @@ def test_config_levels_reach_the_task(tmp_path: Path, corral_cli: Invoke) -> Non
 
 def test_dry_prints_the_commands_and_runs_nothing(tmp_path: Path, corral_cli: Invoke) -> None:
     write(tmp_path)
-    result = corral_cli("--dry", "make", "fail", "--", "rm", "-rf", "/tmp/x")
+    result = corral_cli("--dry", "--local", "make", "fail", "--", "rm", "-rf", "/tmp/x")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[local] touch made-by-make",

@@ -224,7 +224,7 @@ def test_ctrl_c_during_a_group_run_leaves_no_remote_process(
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert "3 skipped" in out and "interrupted" in out
+    assert "3 interrupted, 0 skipped" in out  # running when stopped: not "never started"
     deadline = time.monotonic() + 5
     while fleet.run_as_user(f"pgrep -f '{pattern}' || true").stdout.strip():
         assert time.monotonic() < deadline, "remote commands survived Ctrl-C"
@@ -261,3 +261,51 @@ def test_group_put_and_get_with_host_placeholders(
     for host in fleet.hosts:
         copy = tmp_path / "back" / host.address / "app.conf"
         assert copy.read_text() == "setting = 1\n"  # (the fleet's hosts share one home)
+
+
+async def test_ctrl_c_tells_running_connecting_and_unstarted_hosts_apart(
+    fleet: SSHDFleet, tmp_path: Path
+) -> None:
+    # a listener that never accepts: a connect to it hangs in the handshake
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    port = silent.getsockname()[1]
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(
+        fleet.ssh_config_path.read_text()
+        + f"\nHost hung\n    HostName 127.0.0.1\n    Port {port}\n"
+    )
+    config = Config(overrides={"ssh_config_path": str(ssh_config)})
+    hosts = [fleet.hosts[0].alias, "hung", fleet.hosts[1].alias, fleet.hosts[2].alias]
+    group = corral.aio.Group(*hosts, config=config, concurrency=3, connect_timeout=30)
+    marker = f"61.{os.getpid()}"
+    run = asyncio.ensure_future(group.run(f"echo started; sleep {marker}", hide=True))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            result = group.last_result
+            printing = [c for c in group.connections[:3:2] if c.is_connected]
+            if result is not None and len(printing) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the two reachable hosts are running `sleep`
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        outcome = {c.original_host: v for c, v in group.last_result.items()}
+        first, hung, second, last = (outcome[h] for h in hosts)
+        for running in (first, second):
+            assert isinstance(running, corral.errors.CommandInterrupted)
+            assert "while running 'echo started; sleep" in str(running)
+            assert running.result is not None and running.result.stdout == "started\n"
+        assert isinstance(hung, corral.errors.CommandInterrupted)
+        assert "while connecting" in str(hung) and hung.result is None
+        assert isinstance(last, HostSkipped)  # concurrency 3: it never started
+        summary = group.last_result.summary()
+        assert "3 interrupted, 1 skipped" in summary, summary
+    finally:
+        silent.close()
+        await group.close()
+    gone = fleet.run_as_user(f"pgrep -f '[s]leep {marker}' || true").stdout.strip()
+    assert gone == ""

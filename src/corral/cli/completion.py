@@ -79,11 +79,9 @@ def complete_hosts(ctx: click.Context, param: click.Parameter, incomplete: str) 
     ]
 
 
-def completion_script(shell: str) -> str:
-    """Return the script that enables completion of `corral` in a shell."""
-    from .main import cli
-
+def completion_script(command: click.Command, shell: str) -> str:
+    """Return the script that enables completion of `command` (the root) in a shell."""
     completion_class = get_completion_class(shell)
     if completion_class is None:
         raise click.BadParameter(f"no completion for {shell!r}; choose from {', '.join(SHELLS)}")
-    return completion_class(cli, {}, "corral", COMPLETE_VAR).source()
+    return completion_class(command, {}, "corral", COMPLETE_VAR).source()

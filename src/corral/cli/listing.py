@@ -1,15 +1,22 @@
-"""`corral --list`: the tasks of a collection, flat, nested or as JSON."""
+"""`corral --list`: the tasks of a collection, flat, nested or as JSON.
+
+The rows are written by click's `write_dl`, as `corral --help` writes its task section
+(`write_rows`): one renderer for both.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
-import textwrap
 from typing import Literal
+
+import click
 
 from ..tasks.collection import Collection
 
 ListFormat = Literal["flat", "nested", "json"]
+#: Widest first column before a summary moves to the next line, and the gap after it.
+LABEL_WIDTH = 40
+GAP = 4
 
 
 def render_list(collection: Collection, fmt: ListFormat = "flat", source: str | None = None) -> str:
@@ -23,11 +30,27 @@ def render_list(collection: Collection, fmt: ListFormat = "flat", source: str | 
     title = "Available tasks" + where
     if fmt == "nested":
         title += " ('*' marks a collection's default)"
-    lines = [title + ":", ""]
-    lines += _table(rows)
+    formatter = click.HelpFormatter(max_width=100)
+    with formatter.indentation():
+        write_rows(formatter, rows)
+    text = f"{title}:\n\n{formatter.getvalue()}"
     if collection.default:
-        lines += ["", f"Default task: {collection.default}"]
-    return "\n".join(lines)
+        text += f"\nDefault task: {collection.default}\n"
+    return text.rstrip("\n")
+
+
+def namespace(collection: Collection, name: str) -> Collection:
+    """Return the collection a dotted namespace (`db.backup`) names; "" is the root."""
+    for part in name.split(".") if name else []:
+        if part not in collection.collections:
+            raise click.UsageError(f"no collection named {name!r}")
+        collection = collection.collections[part]
+    return collection
+
+
+def write_rows(formatter: click.HelpFormatter, rows: list[tuple[str, str]]) -> None:
+    """Write task rows (name, summary) as a two-column list: `--list` and `--help` alike."""
+    formatter.write_dl(rows, col_max=LABEL_WIDTH, col_spacing=GAP)
 
 
 def flat_rows(collection: Collection) -> list[tuple[str, str]]:
@@ -49,19 +72,3 @@ def _nested_rows(collection: Collection, indent: str) -> list[tuple[str, str]]:
         rows.append((f"{indent}{dot}{name}", sub.help or ""))
         rows += _nested_rows(sub, indent + "  ")
     return rows
-
-
-def _table(rows: list[tuple[str, str]]) -> list[str]:
-    width = min(max(len(label) for label, _ in rows), 40)
-    total = shutil.get_terminal_size((100, 24)).columns
-    lines = []
-    for label, text in rows:
-        if not text:
-            lines.append(f"  {label}")
-            continue
-        wrapped = textwrap.wrap(text, max(total - width - 6, 30)) or [""]
-        pad = " " * (width - len(label)) if len(label) <= width else ""
-        first = f"  {label}{pad}    {wrapped[0]}"
-        lines.append(first.rstrip())
-        lines += [" " * (width + 6) + more for more in wrapped[1:]]
-    return lines

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..tasks.argument import Argument
-from ..tasks.task import Task
+from ..tasks.task import Call, Task
 
 _CLICK_TYPES: dict[type, click.ParamType[Any]] = {
     str: click.STRING,
@@ -233,3 +233,19 @@ class TaskCommand(click.Command):
     def call_kwargs(self, ctx: click.Context) -> dict[str, Any]:
         """Return the keyword arguments for the task function, from a parsed context."""
         return dict(ctx.params)
+
+
+def parse_calls(group: click.Group, ctx: click.Context, args: list[str]) -> list[Call]:
+    """Parse the chained tasks after the core options, each with its own options, into Calls.
+
+    Every task is parsed before any runs: a misspelt second task fails before the first.
+    """
+    args = list(args)
+    calls = []
+    while args:
+        name, command, args = group.resolve_command(ctx, args)
+        assert isinstance(command, TaskCommand) and name is not None
+        mine, args = command.split_args(args, lambda word: group.get_command(ctx, word) is not None)
+        sub = command.make_context(name, mine, parent=ctx)
+        calls.append(Call(command.task, (), command.call_kwargs(sub), called_as=name))
+    return calls

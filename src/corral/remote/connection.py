@@ -76,6 +76,8 @@ class Connection(Link, Shaping):
         )
         #: Where live output goes when a call names no stream (a group's `[host] ` lines).
         self.output_route: OutputRoute | None = None
+        #: What the latest command stopped by an interrupt (Ctrl-C) had printed.
+        self.interrupted_result: Result | None = None
         self._init_shaping()
 
     # ------------------------------------------------------------------ commands
@@ -184,6 +186,7 @@ class Connection(Link, Shaping):
                 host=self.original_host,
                 connection=self,
                 guard=guard,
+                on_interrupt=self._was_interrupted,
             )
         except ConnectionLost as exc:
             gateway = self.gateway
@@ -200,6 +203,9 @@ class Connection(Link, Shaping):
             if task is not None:
                 self._commands.discard(task)
 
+    def _was_interrupted(self, partial: Result) -> None:
+        self.interrupted_result = partial
+
     def interrupt(self) -> None:
         """Stop this connection's running commands (they are terminated) and refuse new ones.
 
@@ -208,6 +214,12 @@ class Connection(Link, Shaping):
         self._interrupted = True
         for task in list(self._commands):
             task.cancel()
+
+    async def wait_commands(self, timeout: float | None = None) -> None:
+        """Wait until none of this connection's commands is running (at most `timeout` s)."""
+        running = [task for task in self._commands if task is not asyncio.current_task()]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

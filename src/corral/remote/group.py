@@ -18,7 +18,14 @@ from dataclasses import dataclass, replace
 from typing import IO, Any, TypeVar
 
 from ..config import Config
-from ..errors import ConfigError, ConnectError, GroupException, HostSkipped, HostTimeout
+from ..errors import (
+    CommandInterrupted,
+    ConfigError,
+    ConnectError,
+    GroupException,
+    HostSkipped,
+    HostTimeout,
+)
 from ..result import GroupResult, Result
 from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
@@ -42,6 +49,8 @@ RETRY_CAP = 10.0
 #: the concurrency, admission only adds waiting (measured: a cap of 32 under concurrency 100
 #: made a 1,000-host fan-out 15-20% slower than a cap of 100).
 HANDSHAKES = 128
+#: Seconds Ctrl-C waits for a host's stopped command to end (TERM, then KILL, then close).
+STOP_WAIT = 10.0
 
 
 class GroupKwargs(TypedDict, total=False):
@@ -272,6 +281,7 @@ class Group:
         slots = asyncio.Semaphore(concurrency)
         handshakes = asyncio.Semaphore(min(policy.handshakes, concurrency))
         outcomes: dict[int, Any] = {}
+        started_hosts: set[int] = set()  # for Ctrl-C: interrupted, not skipped
         state: dict[str, Any] = {"failures": 0, "stop": None}
         started = time.monotonic()
         result = GroupResult()
@@ -307,6 +317,8 @@ class Group:
                 if self.on_progress is not None:
                     self.on_progress(conn.original_host, "running")
                 began = time.monotonic()
+                started_hosts.add(index)
+                conn.interrupted_result = None
                 try:
                     outcome: Any = await self._host(conn, op, policy, handshakes)
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
@@ -330,7 +342,7 @@ class Group:
             try:
                 await asyncio.gather(*tasks)
             except asyncio.CancelledError:
-                await self._interrupt(tasks, connections, outcomes)
+                await self._interrupt(tasks, connections, outcomes, started_hosts)
                 publish()
                 raise
         publish()
@@ -343,13 +355,33 @@ class Group:
         tasks: Sequence[asyncio.Future[None]],
         connections: list[Connection],
         outcomes: dict[int, Any],
+        started: set[int],
     ) -> None:
         """Ctrl-C: stop running hosts (their remote commands end) and skip the rest."""
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # a sync task's command runs in a task of its own: let it finish stopping and say
+        # what it printed
+        stopping = [connections[index] for index in started]
+        await asyncio.gather(*(c.wait_commands(STOP_WAIT) for c in stopping))
         for index, conn in enumerate(connections):
-            outcomes.setdefault(index, HostSkipped(conn.original_host, "interrupted (Ctrl-C)"))
+            host = conn.original_host
+            if index not in started:
+                outcomes.setdefault(
+                    index, HostSkipped(host, "not started: the run was interrupted")
+                )
+                continue
+            partial = conn.interrupted_result
+            if partial is not None:
+                doing = f"while running {partial.command!r}; the command was stopped"
+            elif not conn.is_connected:
+                doing = "while connecting; nothing ran"
+            else:
+                doing = "between commands; nothing was running"
+            outcomes.setdefault(
+                index, CommandInterrupted(host, f"interrupted {doing}", result=partial)
+            )
 
     async def _host(
         self,

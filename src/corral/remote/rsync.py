@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
-from ..errors import CommandTimedOut, ConfigError, HostError, KeyFileError
+from ..errors import CommandTimedOut, ConfigError, KeyFileError, RsyncError, RsyncTimedOut
 from ..result import RsyncResult
 from ..runner.local import run_local
 from ..runner.options import RunOptions
@@ -91,26 +91,6 @@ _ITEM = re.compile(r"([<>ch.])([fdLDS])(.{9}) (.*)", re.DOTALL)
 _DELETED = "*deleting   "  # "%i" is "*deleting" padded to 11 characters, then the space
 _PLAIN = re.compile(r"[\w@%+=:,./-]+")  # needs no quotes in rsync's -e command
 _ESCAPE = re.compile(rb"\\#([0-7]{3})")  # rsync writes unprintable bytes as \#ooo
-
-
-class RsyncError(HostError):
-    """rsync exited with a non-zero status; `result` holds its command and output."""
-
-    def __init__(self, result: RsyncResult, message: str) -> None:
-        super().__init__(result.host, message)
-        self.result = result
-
-
-class RsyncTimedOut(RsyncError, TimeoutError):
-    """rsync ran longer than its timeout; its process group was killed."""
-
-    def __init__(self, result: RsyncResult, timeout: float) -> None:
-        super().__init__(
-            result,
-            f"rsync timed out after {timeout:g} s and was stopped: {shlex.join(result.command)}"
-            + _stderr_tail(result.stderr),
-        )
-        self.timeout = timeout
 
 
 # ---------------------------------------------------------------------- the ssh side

@@ -76,6 +76,21 @@ async def _terminate(process: Process, waiting: asyncio.Future[ExitStatus]) -> E
     return None
 
 
+async def _stop_even_if_cancelled_again(
+    process: Process, waiting: asyncio.Future[ExitStatus]
+) -> ExitStatus | None:
+    """Stop a cancelled command; a repeated cancel (a group cancelling its hosts after Ctrl-C
+    cancelled them) must not cut the stopping short and leave the command running."""
+    stopping = asyncio.ensure_future(_terminate(process, waiting))
+    while True:
+        try:
+            return await asyncio.shield(stopping)
+        except asyncio.CancelledError:
+            if stopping.done():
+                raise
+            continue  # bounded: _terminate gives up after its grace periods
+
+
 async def run_process(
     process: Process,
     options: RunOptions,
@@ -85,9 +100,11 @@ async def run_process(
     host: str,
     connection: Any = None,
     guard: SudoGuard | None = None,
+    on_interrupt: Callable[[Result], None] | None = None,
 ) -> Result:
     """Take a started command's output and stdin, wait for its exit, return its Result.
 
+    When cancelled (Ctrl-C), the command is stopped and `on_interrupt` gets what it printed.
     Raises UnexpectedExit (non-zero exit, unless `warn`), CommandTimedOut (the command was
     terminated) or Failure (a watcher raised); ConnectionLost propagates with partial output.
     """
@@ -105,18 +122,18 @@ async def run_process(
         secrets=secrets,
     )
     with secret_registry.secrets(secrets):
-        return await _run(process, options, output, command, display, host, connection, guard)
+        return await _run(process, options, output, display, host, connection, guard, on_interrupt)
 
 
 async def _run(
     process: Process,
     options: RunOptions,
     output: OutputHandler,
-    command: str,
     display: str,
     host: str,
     connection: Any,
     guard: SudoGuard | None,
+    on_interrupt: Callable[[Result], None] | None,
 ) -> Result:
     watcher_error: list[BaseException] = []
     failed = asyncio.Event()
@@ -166,7 +183,10 @@ async def _run(
             timed_out = not failed.is_set()
             status = await _terminate(process, waiting)
     except asyncio.CancelledError:
-        await _terminate(process, waiting)
+        stopped = await _stop_even_if_cancelled_again(process, waiting)
+        if on_interrupt is not None:
+            output.finish()
+            on_interrupt(_result(output, options, display, host, connection, stopped, started))
         raise
     except ConnectionLost as exc:
         output.finish()
@@ -182,22 +202,7 @@ async def _run(
     if guard is not None and (held := guard.finish()):
         output.feed("stdout" if options.pty else "stderr", held)
     output.finish()
-    result = Result(
-        command=display,
-        exited=status.code if status is not None else -1,
-        host=host,
-        stdout_bytes=output.captures["stdout"].value(),
-        stderr_bytes=output.captures["stderr"].value(),
-        encoding=options.encoding,
-        connection=connection,
-        hide=options.hide,
-        pty=options.pty,
-        env=dict(options.env),
-        signal=status.signal if status is not None else None,
-        duration=time.monotonic() - started,
-        stdout_truncated=output.captures["stdout"].truncated,
-        stderr_truncated=output.captures["stderr"].truncated,
-    )
+    result = _result(output, options, display, host, connection, status, started)
     if watcher_error and isinstance(watcher_error[0], SudoRefused):
         raise AuthFailure(result, str(watcher_error[0]))
     if guard is not None and not guard.started and not timed_out and result.failed:
@@ -213,6 +218,34 @@ async def _run(
     if result.failed and not options.warn:
         raise UnexpectedExit(result)
     return result
+
+
+def _result(
+    output: OutputHandler,
+    options: RunOptions,
+    display: str,
+    host: str,
+    connection: Any,
+    status: ExitStatus | None,
+    started: float,
+) -> Result:
+    """Return what a command produced (status None: it never reported one)."""
+    return Result(
+        command=display,
+        exited=status.code if status is not None else -1,
+        host=host,
+        stdout_bytes=output.captures["stdout"].value(),
+        stderr_bytes=output.captures["stderr"].value(),
+        encoding=options.encoding,
+        connection=connection,
+        hide=options.hide,
+        pty=options.pty,
+        env=dict(options.env),
+        signal=status.signal if status is not None else None,
+        duration=time.monotonic() - started,
+        stdout_truncated=output.captures["stdout"].truncated,
+        stderr_truncated=output.captures["stderr"].truncated,
+    )
 
 
 async def _wait(

@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..errors import CorralError
+from ..errors import ResponseNotAccepted as ResponseNotAccepted  # defined in errors, kept here
 
 #: Unmatched output a Responder keeps looking back over; bounds its work per byte of output.
 WINDOW = 64 * 1024
-
-
-class ResponseNotAccepted(CorralError):
-    """A FailingResponder saw its failure sentinel after answering."""
 
 
 class StreamWatcher:

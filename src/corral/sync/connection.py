@@ -16,7 +16,7 @@ from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
 from ..runner.output import OutputRoute
 from ..transport.sshconfig import HostConfig
-from .facade import Runner, call, twin_of
+from .facade import Runner, call, public, twin_of
 from .portal import portal
 
 
@@ -108,6 +108,11 @@ class Connection(Runner, core=AsyncConnection):
         return self._async.output_route
 
     @property
+    def interrupted_result(self) -> Result | None:
+        """What the latest command stopped by an interrupt (Ctrl-C) had printed."""
+        return public(self._async.interrupted_result)
+
+    @property
     def is_connected(self) -> bool:
         """True while an SSH connection is open."""
         return self._async.is_connected
@@ -129,6 +134,10 @@ class Connection(Runner, core=AsyncConnection):
     def interrupt(self) -> None:
         """Stop this connection's running commands and refuse new ones (from any thread)."""
         portal.loop.call_soon_threadsafe(self._async.interrupt)
+
+    def wait_commands(self, timeout: float | None = None) -> None:
+        """Wait until none of this connection's commands is running (at most `timeout` s)."""
+        return call(self._async.wait_commands, timeout)
 
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..config import Config
-from ..errors import GroupException
+from ..errors import ConfigError, GroupException
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.group import Group as AsyncGroup
 from ..remote.group import prefixed_output
@@ -103,12 +103,21 @@ class Executor:
         return Call(found, (), dict(kwargs), called_as=dotted)
 
     def hosts_for(self, call: Call) -> list[str | None]:
-        """Return the hosts a call runs on, in order; [None] means locally."""
+        """Return the hosts a call runs on, in order; [None] means locally.
+
+        A task's own `hosts` that names no host (`[]`, `[""]`) is refused: only `hosts=None`
+        (left out) runs a task locally, never an empty list by accident.
+        """
         if self.hosts:
             return list(self.hosts)
-        if call.task.hosts:
-            return list(dict.fromkeys(call.task.hosts))
-        return [None]
+        if call.task.hosts is None:
+            return [None]
+        if not call.task.hosts or not all(h.strip() for h in call.task.hosts):
+            raise ConfigError(
+                f"task {call.name}: hosts={list(call.task.hosts)!r} has no host or a blank one; "
+                "give it hosts, run it with -H HOST, or leave hosts out to run it on this machine"
+            )
+        return list(dict.fromkeys(call.task.hosts))
 
     # ------------------------------------------------------------------ contexts
 
