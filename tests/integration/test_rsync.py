@@ -312,7 +312,8 @@ async def test_an_unknown_host_key_fails_with_a_clear_error(
         await conn.rsync(f"{source}/", remote_dir)
     assert str(caught.value).startswith("stranger: ")
     assert "Host key verification failed" in caught.value.result.stderr
-    assert caught.value.result.exited == 255
+    assert caught.value.result.exited in (12, 255)  # rsync's own race: see above
+    assert "(ssh failed)" in str(caught.value)
     assert empty.read_text() == ""  # strict: nothing recorded
     assert not (fleet.home / remote_dir).exists()
 
@@ -466,3 +467,18 @@ def _processes_mentioning(text: str) -> list[str]:
 
 def _gone(path: str) -> bool:
     return not os.path.exists(path)
+
+
+async def test_a_file_permission_error_is_not_blamed_on_ssh(
+    fleet: SSHDFleet, config: Config, source: Path, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked"  # on this machine, where root owns it: read-only for the user
+    locked.mkdir(mode=0o755)
+    conn = Connection(fleet.hosts[0].alias, config=config)
+    with pytest.raises(RsyncError) as caught:
+        await conn.rsync(f"{source}/", str(locked / "inside"))
+    message = str(caught.value)
+    assert caught.value.result.exited in (3, 11, 23)  # selecting files, file I/O, partial
+    assert "Permission denied (13)" in message  # rsync's own words are kept...
+    for blame in ("ssh authentication", "(ssh failed)", "host key", "gateway refused"):
+        assert blame not in message  # ...and nothing blames the ssh step

@@ -67,14 +67,15 @@ def load_file(path: Path) -> dict[str, Any]:
                     raise ConfigError(
                         f"{shown}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
                         f"{exc.msg})"
-                    ) from None
+                    ) from None  # the parser's error quotes the file, which may hold a secret
             else:
                 try:
                     data = yaml.safe_load(text)
                 except yaml.YAMLError as exc:
+                    # not `from exc`: the parser's error quotes the file, which may hold a secret
                     raise ConfigError(f"{shown}: not valid YAML ({_located(exc)})") from None
     except OSError as exc:
-        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from exc
     if data is None:  # an empty file
         return {}
     if not isinstance(data, dict):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import IO, Any
 
-from ..config import Config, Secret
+from ..config import Secret
 from ..config.secret import secret_registry
 from ..errors import CommandInterrupted, ConfigError, ConnectionLost
 from ..result import Result, RsyncResult, TransferResult
@@ -51,34 +51,10 @@ _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
 class Connection(Link, Shaping):
     """An SSH connection to one host; opened on first use, shared by every command on it."""
 
-    def __init__(
-        self,
-        host: str,
-        user: str | None = None,
-        port: int | None = None,
-        config: Config | None = None,
-        gateway: Connection | str | None = None,
-        forward_agent: bool | None = None,
-        connect_timeout: float | None = None,
-        connect_kwargs: Mapping[str, Any] | None = None,
-        inline_ssh_env: bool | None = None,
-    ) -> None:
-        super().__init__(
-            host,
-            user,
-            port,
-            config,
-            gateway,
-            forward_agent,
-            connect_timeout,
-            connect_kwargs,
-            inline_ssh_env,
-        )
-        #: Where live output goes when a call names no stream (a group's `[host] ` lines).
-        self.output_route: OutputRoute | None = None
-        #: What the latest command stopped by an interrupt (Ctrl-C) had printed.
-        self.interrupted_result: Result | None = None
-        self._init_shaping()
+    #: Where live output goes when a call names no stream (a group's `[host] ` lines).
+    output_route: OutputRoute | None = None
+    #: What the latest command stopped by an interrupt (Ctrl-C) had printed.
+    interrupted_result: Result | None = None
 
     # ------------------------------------------------------------------ commands
 

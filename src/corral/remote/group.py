@@ -128,10 +128,10 @@ def count_of(value: int | str | None, total: int, name: str) -> int | None:
         if number < 0:
             raise ValueError
         return number
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
             f"{name}={value!r}: expected a count (e.g. 10) or a percentage (10%)"
-        ) from None
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -409,12 +409,12 @@ class Group:
             return await attempt()
         try:
             return await asyncio.wait_for(attempt(), policy.host_timeout)
-        except (TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, asyncio.TimeoutError) as exc:
             raise HostTimeout(
                 conn.original_host,
                 f"did not finish within host_timeout={policy.host_timeout:g} s; "
                 "its command was stopped",
-            ) from None
+            ) from exc
 
 
 def _state_of(outcome: Any) -> str:

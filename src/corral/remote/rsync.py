@@ -145,7 +145,7 @@ def host_block(alias: str, target: ConnectTarget, proxy_command: str | None) -> 
     try:
         return _host_block(alias, target, proxy_command)
     except ConfigError as exc:
-        raise ConfigError(f"{target.label}: {exc}") from None
+        raise ConfigError(f"{target.label}: {exc}") from exc
 
 
 def _host_block(alias: str, target: ConnectTarget, proxy_command: str | None) -> str:
@@ -418,11 +418,13 @@ async def rsync(
         assert timeout is not None
         raise RsyncTimedOut(result, timeout) from timed_out
     if ran.exited != 0:
-        meaning = _EXIT_MEANINGS.get(ran.exited, "see rsync(1), EXIT VALUES")
+        hint = _hint(ran.exited, result.stderr, chain)
+        # rsync says 12 instead of 255 when it sees the pipe close before it reaps its ssh
+        meaning = _EXIT_MEANINGS[255] if hint else _EXIT_MEANINGS.get(ran.exited, "see rsync(1)")
         raise RsyncError(
             result,
             f"rsync exited with status {ran.exited} ({meaning}): {shlex.join(argv)}"
-            + _hint(ran.exited, result.stderr, chain)
+            + hint
             + _stderr_tail(result.stderr),
         )
     return result

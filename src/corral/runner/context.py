@@ -21,7 +21,6 @@ class Context(Shaping):
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
-        self._init_shaping()
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine and return its Result."""

@@ -9,32 +9,33 @@ from .command import Command, command_text, join_cwd, wrap
 
 
 class Shaping:
-    """cd() and prefix() blocks, and the shell text they make of a command (a mixin)."""
+    """cd() and prefix() blocks, and the shell text they make of a command (a mixin).
 
-    _cwd: list[str]
-    _prefixes: list[str]
+    The stacks are tuples, replaced (never changed in place) as blocks open and close.
+    """
 
-    def _init_shaping(self) -> None:
-        self._cwd = []
-        self._prefixes = []
+    _cwd: tuple[str, ...] = ()
+    _prefixes: tuple[str, ...] = ()
 
     @contextlib.contextmanager
     def cd(self, path: str) -> Iterator[None]:
         """Run commands in `path` (nested relative paths join) while the block runs."""
-        self._cwd.append(str(path))
+        saved = self._cwd
+        self._cwd = (*saved, str(path))
         try:
             yield
         finally:
-            self._cwd.pop()
+            self._cwd = saved
 
     @contextlib.contextmanager
     def prefix(self, command: str) -> Iterator[None]:
         """Run `command && ` before each command while the block runs."""
-        self._prefixes.append(command)
+        saved = self._prefixes
+        self._prefixes = (*saved, command)
         try:
             yield
         finally:
-            self._prefixes.pop()
+            self._prefixes = saved
 
     @property
     def cwd(self) -> str | None:

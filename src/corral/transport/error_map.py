@@ -51,61 +51,61 @@ def connect_errors(
             label,
             f"bastion {via} could not open a tunnel to {where}: {exc.reason}",
             retryable=True,
-        ) from None
+        ) from exc
     except asyncssh.HostKeyNotVerifiable as exc:
         if verifier is None:
-            raise HandshakeError(label, f"host key not accepted: {exc.reason}") from None
-        raise verifier.error(exc.reason) from None
-    except asyncssh.PermissionDenied:
+            raise HandshakeError(label, f"host key not accepted: {exc.reason}") from exc
+        raise verifier.error(exc.reason) from exc
+    except asyncssh.PermissionDenied as exc:
         raise AuthenticationError(
             label,
             f"authentication failed for user {user!r} at {where}: no key or password offered "
             "was accepted; check the user, the key file (connect_kwargs key_filename, "
             "IdentityFile) or the password",
-        ) from None
+        ) from exc
     except asyncssh.KeyEncryptionError as exc:
         raise KeyFileError(
             label, f"cannot decrypt a client key ({exc}); check the passphrase"
-        ) from None
+        ) from exc
     except asyncssh.KeyImportError as exc:
-        raise KeyFileError(label, f"cannot load a client key: {exc}") from None
-    except (asyncio.TimeoutError, TimeoutError):
-        raise ConnectTimeout(label, f"no answer from {where} within {timeout:g} s") from None
-    except asyncssh.ConnectionLost:
+        raise KeyFileError(label, f"cannot load a client key: {exc}") from exc
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise ConnectTimeout(label, f"no answer from {where} within {timeout:g} s") from exc
+    except asyncssh.ConnectionLost as exc:
         raise HandshakeError(
             label,
             f"{where} closed the connection during the SSH handshake (server overloaded or "
             "MaxStartups reached?)",
             retryable=True,
-        ) from None
+        ) from exc
     except asyncssh.DisconnectError as exc:
         retryable = exc.code in (asyncssh.DISC_TOO_MANY_CONNECTIONS, asyncssh.DISC_CONNECTION_LOST)
         raise HandshakeError(
             label, f"{where} ended the SSH handshake: {exc.reason}", retryable=retryable
-        ) from None
+        ) from exc
     except socket.gaierror as exc:
         raise HostUnreachable(
             label,
             f"cannot resolve {where.rsplit(':', 1)[0]!r}: {exc.strerror}",
             retryable=exc.errno == socket.EAI_AGAIN,
-        ) from None
-    except ConnectionRefusedError:
+        ) from exc
+    except ConnectionRefusedError as exc:
         raise HostUnreachable(
             label, f"connection refused by {where} (is sshd running there?)", retryable=True
-        ) from None
+        ) from exc
     except OSError as exc:
         if exc.errno == errno.EMFILE:
             raise ConnectError(
                 label, "too many open files: raise the open-file limit (ulimit -n)"
-            ) from None
+            ) from exc
         reason = _UNREACHABLE.get(exc.errno or 0) or exc.strerror or str(exc)
         raise HostUnreachable(
             label, f"cannot connect to {where}: {reason}", retryable=exc.errno == errno.ECONNRESET
-        ) from None
+        ) from exc
     except asyncssh.Error as exc:
-        raise HandshakeError(label, f"SSH error from {where}: {exc.reason}") from None
+        raise HandshakeError(label, f"SSH error from {where}: {exc.reason}") from exc
     except ValueError as exc:  # asyncssh's own argument and config validation
-        raise ConfigError(f"{label}: {exc}") from None
+        raise ConfigError(f"{label}: {exc}") from exc
 
 
 def lost(label: str, exc: BaseException | None) -> ConnectionLost:

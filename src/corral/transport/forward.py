@@ -75,7 +75,7 @@ async def forward_local_port(
             label,
             f"cannot listen on {listen_host}:{listen_port} on this machine (to forward to "
             f"{dest_host}:{dest_port} as seen from the host): {_reason(exc)}",
-        ) from None
+        ) from exc
     log.debug(
         "%s: forwarding local %s:%d to %s:%d",
         label,
@@ -96,17 +96,17 @@ async def forward_remote_port(
         listener = await transport.tunnel_connection().forward_remote_port(
             listen_host, listen_port, dest_host, dest_port
         )
-    except asyncssh.ChannelListenError:
+    except asyncssh.ChannelListenError as exc:
         raise ForwardError(
             label,
             f"the server refused to listen on {listen_host}:{listen_port} there: the port is "
             "already in use on the host, or its sshd forbids forwarding (AllowTcpForwarding, "
             "PermitListen); choose another remote port, or 0 to let the server choose",
-        ) from None
+        ) from exc
     except asyncssh.Error as exc:
         raise ForwardError(
             label, f"cannot listen on {listen_host}:{listen_port} there: {exc.reason}"
-        ) from None
+        ) from exc
     log.debug(
         "%s: forwarding remote %s:%d to %s:%d here",
         label,

@@ -136,17 +136,17 @@ def _errors(label: str, path: str, request: str) -> Iterator[None]:
     try:
         yield
     except (asyncssh.SFTPConnectionLost, asyncssh.SFTPNoConnection) as exc:
-        raise ConnectionLost(label, _lost(request, exc.reason)) from None
+        raise ConnectionLost(label, _lost(request, exc.reason)) from exc
     except asyncssh.SFTPFailure as exc:
         code, reason = _FAILURE.get(request, (errno.EIO, f"{request} failed"))
         detail = f" (server: {exc.reason})" if exc.reason and exc.reason != "Failure" else ""
-        raise RemotePathError(path, code, reason + detail) from None
+        raise RemotePathError(path, code, reason + detail) from exc
     except asyncssh.SFTPError as exc:
         code, reason = _CODES.get(type(exc), (errno.EIO, f"{request} failed: {exc.reason}"))
-        raise RemotePathError(path, code, reason) from None
+        raise RemotePathError(path, code, reason) from exc
     except (asyncssh.Error, ConnectionError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
-        raise ConnectionLost(label, _lost(request, reason)) from None
+        raise ConnectionLost(label, _lost(request, reason)) from exc
 
 
 def _lost(request: str, reason: str) -> str:
@@ -177,18 +177,18 @@ class SFTPSession:
         except asyncssh.ChannelOpenError as exc:
             transport._release()
             if transport.is_closed:
-                raise TransportClosed(exc.reason) from None
+                raise TransportClosed(exc.reason) from exc
             raise RemotePathError(
                 "", errno.EPROTONOSUPPORT, f"the server refused an SFTP session: {exc.reason}"
-            ) from None
+            ) from exc
         except (asyncssh.Error, OSError) as exc:
             transport._release()
             if transport.is_closed:
-                raise TransportClosed(str(exc)) from None
+                raise TransportClosed(str(exc)) from exc
             reason = getattr(exc, "reason", None) or str(exc)
             raise RemotePathError(
                 "", errno.EPROTONOSUPPORT, f"the server's SFTP subsystem did not start ({reason})"
-            ) from None
+            ) from exc
         except BaseException:
             transport._release()
             raise

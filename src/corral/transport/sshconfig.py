@@ -94,9 +94,9 @@ def _lookup(host: str, stamps: tuple[tuple[str, int, int], ...], local_user: str
     try:
         parsed = _ClientConfig.load(None, existing, False, False, False, local_user, (), host, ())
     except ConfigParseError as exc:
-        raise ConfigError(f"ssh config: {exc}") from None
+        raise ConfigError(f"ssh config: {exc}") from exc
     except OSError as exc:
-        raise ConfigError(f"ssh config: cannot read {exc.filename}: {exc.strerror}") from None
+        raise ConfigError(f"ssh config: cannot read {exc.filename}: {exc.strerror}") from exc
     get = parsed.get
     proxy_jump = get("ProxyJump")
     proxy_command = get("ProxyCommand")

@@ -176,7 +176,7 @@ async def get(
     try:
         expand_local(template, {**_placeholder_values(end, remote), **early})
     except ValueError as exc:
-        raise TransferError(host, f"cannot get: {exc}", local=template, remote=remote) from None
+        raise TransferError(host, f"cannot get: {exc}", local=template, remote=remote) from exc
     async with _sftp(end, "get", template, remote) as sftp:
         with _translate(end, "get", template, remote):
             path, _ = resolve_remote(remote, end.cwd, await sftp.realpath("."))

@@ -74,8 +74,8 @@ async def _download(
         meter.total = info.size
         try:  # mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600
             fd, temp = tempfile.mkstemp(prefix=".corral-", suffix=f"-{name[-100:]}", dir=directory)
-        except PermissionError:
-            raise _Refused(f"local directory {directory} is not writable") from None
+        except PermissionError as exc:
+            raise _Refused(f"local directory {directory} is not writable") from exc
         try:
             got = await _receive(file, info.size, functools.partial(_write_all, fd), meter)
             os.fchmod(fd, _local_mode(local, info.mode if preserve_mode else None))
@@ -109,7 +109,7 @@ def _local_target(template: str, values: Mapping[str, str]) -> str:
     try:
         target = expand_local(template, values)
     except ValueError as exc:
-        raise _Refused(str(exc)) from None
+        raise _Refused(str(exc)) from exc
     if target.endswith(os.sep) or os.path.isdir(target):
         target = os.path.join(target, values["basename"])
     return os.path.abspath(target)

@@ -52,11 +52,11 @@ def _render(
     except OSError as exc:
         raise TransferError(
             host, f"cannot read template: {_local_reason(exc)}", local=path, remote=remote
-        ) from None
+        ) from exc
     except UnicodeDecodeError as exc:
         raise TemplateError(
             host, f"template is not UTF-8 text ({exc.reason})", local=path, remote=remote
-        ) from None
+        ) from exc
     if engine == "string":
         try:
             return string.Template(text).substitute(context)

@@ -219,7 +219,7 @@ async def _get_tree(
             try:
                 names = check_listing([entry.name for entry in listing], remote_dir)
             except ValueError as exc:
-                raise _Refused(str(exc)) from None
+                raise _Refused(str(exc)) from exc
             kinds = {entry.name: entry.stat for entry in listing}
             for name in names:
                 info = kinds[name]

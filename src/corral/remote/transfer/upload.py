@@ -38,7 +38,7 @@ async def _create_temp(
             return path, await sftp.create(path, 0o600 if mode is not None else 0o666)
         except RemotePathError as exc:
             if exc.errno == errno.EACCES:
-                raise _Refused(f"remote directory {directory} is not writable") from None
+                raise _Refused(f"remote directory {directory} is not writable") from exc
             if exc.errno != errno.EEXIST or attempt == 2:
                 raise
     raise AssertionError("unreachable")
