@@ -8,9 +8,10 @@ forwards a transport opener.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import IO, Any
 
@@ -75,7 +76,7 @@ class Connection(Link, Shaping):
         options = self._options(kwargs)
         return await self._run(self._shape(command), options)
 
-    async def _run(self, shaped: str, options: RunOptions) -> Result:
+    async def _run(self, shaped: str, options: RunOptions, cleanup: bool = False) -> Result:
         run_id = new_run_id()
         marker = {RUN_ID_VAR: run_id}
         env = options.env
@@ -87,7 +88,7 @@ class Connection(Link, Shaping):
             wire = masked = env_prefix(marker) + shaped
             ssh_env = plain_env(env)
         with secret_registry.command(run_id, wire, masked):
-            return await self._execute(wire, shaped, options, ssh_env, run_id)
+            return await self._execute(wire, shaped, options, ssh_env, run_id, cleanup=cleanup)
 
     async def sudo(
         self,
@@ -106,7 +107,12 @@ class Connection(Link, Shaping):
         return await self._sudo(self._shape(command), options, user, password)
 
     async def _sudo(
-        self, shaped: str, options: RunOptions, user: str | None, password: str | Secret | None
+        self,
+        shaped: str,
+        options: RunOptions,
+        user: str | None,
+        password: str | Secret | None,
+        cleanup: bool = False,
     ) -> Result:
         run_id = new_run_id()
         call = prepare_sudo(
@@ -119,7 +125,9 @@ class Connection(Link, Shaping):
             who=f"{self.user}@{self.original_host}",
         )
         with secret_registry.command(run_id, call.wire, call.masked):
-            return await self._execute(call.wire, call.display, options, None, run_id, call.guard)
+            return await self._execute(
+                call.wire, call.display, options, None, run_id, call.guard, cleanup
+            )
 
     async def _execute(
         self,
@@ -129,41 +137,38 @@ class Connection(Link, Shaping):
         ssh_env: Mapping[str, str] | None,
         run_id: str,
         guard: SudoGuard | None = None,
+        cleanup: bool = False,
     ) -> Result:
         """Start the wire command on a channel and run it to completion (the one dry-run gate
         for commands on the host)."""
         if is_dry(self.config):  # show the command; do not connect or run it
             return dry_result(display, host=self.original_host, connection=self)
-        if self._interrupted:
-            raise CommandInterrupted(self.original_host, f"not started: {display!r} (interrupted)")
 
         async def kill(name: str) -> Result:
             # Signal the command's processes by their marker, from a second channel: as the
             # login user, or through sudo when the command runs under sudo.
-            script = kill_script(run_id, name)
+            script = kill_script(run_id, name)  # cleanup: it must run after an interrupt too
             if guard is None:
-                return await self._run(script, _HELPER)
-            return await self._sudo(script, _HELPER, None, guard.password)
+                return await self._run(script, _HELPER, cleanup=True)
+            return await self._sudo(script, _HELPER, None, guard.password, cleanup=True)
 
         async def start(transport: SSHTransport) -> RemoteProcess:
             process = await transport.start_process(wire, pty=options.pty, env=ssh_env)
             return RemoteProcess(process, kill)
 
-        task = asyncio.current_task()
-        if task is not None:
-            self._commands.add(task)
         try:
-            process = await self._with_transport(start)
-            return await run_process(
-                process,
-                options,
-                command=wire,
-                display=display,
-                host=self.original_host,
-                connection=self,
-                guard=guard,
-                on_interrupt=self._was_interrupted,
-            )
+            with self._in_flight(repr(display), cleanup):
+                process = await self._with_transport(start)
+                return await run_process(
+                    process,
+                    options,
+                    command=wire,
+                    display=display,
+                    host=self.original_host,
+                    connection=self,
+                    guard=guard,
+                    on_interrupt=self._was_interrupted,
+                )
         except ConnectionLost as exc:
             gateway = self.gateway
             if not isinstance(gateway, Link) or gateway.is_connected:
@@ -175,9 +180,22 @@ class Connection(Link, Shaping):
                 stdout=exc.stdout,
                 stderr=exc.stderr,
             ) from exc
+
+    @contextlib.contextmanager
+    def _in_flight(self, what: str, cleanup: bool = False) -> Iterator[None]:
+        """Track the running task as one of this connection's operations, which `interrupt`
+        stops; after an interrupt, refuse new ones (not cleanup, which must still run)."""
+        if self._interrupted and not cleanup:
+            raise CommandInterrupted(self.original_host, f"not started: {what} (interrupted)")
+        task = asyncio.current_task()
+        if task is None or task in self._commands or cleanup:
+            yield  # an operation's own helper command, or cleanup: not tracked again
+            return
+        self._commands.add(task)
+        try:
+            yield
         finally:
-            if task is not None:
-                self._commands.discard(task)
+            self._commands.discard(task)
 
     def _was_interrupted(self, partial: Result) -> None:
         self.interrupted_result = partial
@@ -218,6 +236,9 @@ class Connection(Link, Shaping):
         async def sudo(command: str) -> Result:
             return await self._sudo(self._shape(command), _HELPER, None, None)
 
+        async def clean(command: Command) -> Result:
+            return await self._run(self._shape(command), _HELPER, cleanup=True)
+
         return transfer.Endpoint(
             label=self.original_host,
             host=self.host,
@@ -227,6 +248,7 @@ class Connection(Link, Shaping):
             open_sftp=open_sftp,
             run=run,
             sudo=sudo,
+            clean=clean,
         )
 
     def _dry_transfer(self, verb: str, local: Any, remote: str | None) -> TransferResult | None:
@@ -249,7 +271,8 @@ class Connection(Link, Shaping):
         dry = self._dry_transfer("put", local, remote)
         if dry is not None:
             return dry
-        result = await transfer.put(self._endpoint(), local, remote, preserve_mode, **kwargs)
+        with self._in_flight("put"):
+            result = await transfer.put(self._endpoint(), local, remote, preserve_mode, **kwargs)
         return self._owned(result)
 
     async def get(
@@ -263,7 +286,8 @@ class Connection(Link, Shaping):
         dry = self._dry_transfer("get", local, remote)
         if dry is not None:
             return dry
-        result = await transfer.get(self._endpoint(), remote, local, preserve_mode, **kwargs)
+        with self._in_flight("get"):
+            result = await transfer.get(self._endpoint(), remote, local, preserve_mode, **kwargs)
         return self._owned(result)
 
     async def put_template(
@@ -277,7 +301,10 @@ class Connection(Link, Shaping):
         dry = self._dry_transfer("put", f"{template} (rendered)", remote)
         if dry is not None:
             return dry
-        result = await transfer.put_template(self._endpoint(), template, remote, context, **kwargs)
+        with self._in_flight("put_template"):
+            result = await transfer.put_template(
+                self._endpoint(), template, remote, context, **kwargs
+            )
         return self._owned(result)
 
     async def rsync(
@@ -291,7 +318,10 @@ class Connection(Link, Shaping):
         rsync runs locally over OpenSSH with this connection's settings (user, port, keys,
         known_hosts, gateways) and reports what changed.
         """
-        result = await rsync.rsync(self._chain(), source, target, dry=is_dry(self.config), **kwargs)
+        with self._in_flight("rsync"):
+            result = await rsync.rsync(
+                self._chain(), source, target, dry=is_dry(self.config), **kwargs
+            )
         return dataclasses.replace(result, connection=self)
 
     def forward_local(

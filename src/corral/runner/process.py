@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..config.secret import secret_registry
 from ..errors import AuthFailure, CommandTimedOut, ConnectionLost, Failure, UnexpectedExit
 from ..result import ExitStatus, Result
+from .cancel import finish
 from .command import secret_values
 from .options import RunOptions
 from .output import OutputHandler
@@ -74,21 +75,6 @@ async def _terminate(process: Process, waiting: asyncio.Future[ExitStatus]) -> E
     if waiting.done() and not waiting.cancelled() and waiting.exception() is None:
         return waiting.result()
     return None
-
-
-async def _stop_even_if_cancelled_again(
-    process: Process, waiting: asyncio.Future[ExitStatus]
-) -> ExitStatus | None:
-    """Stop a cancelled command; a repeated cancel (a group cancelling its hosts after Ctrl-C
-    cancelled them) must not cut the stopping short and leave the command running."""
-    stopping = asyncio.ensure_future(_terminate(process, waiting))
-    while True:
-        try:
-            return await asyncio.shield(stopping)
-        except asyncio.CancelledError:
-            if stopping.done():
-                raise
-            continue  # bounded: _terminate gives up after its grace periods
 
 
 async def run_process(
@@ -183,7 +169,12 @@ async def _run(
             timed_out = not failed.is_set()
             status = await _terminate(process, waiting)
     except asyncio.CancelledError:
-        stopped = await _stop_even_if_cancelled_again(process, waiting)
+        # a repeated cancel (a group cancelling its hosts after Ctrl-C cancelled them) must
+        # not cut the stopping short and leave the command running
+        try:
+            stopped = await finish(_terminate(process, waiting))
+        except asyncio.CancelledError:
+            stopped = None
         if on_interrupt is not None:
             output.finish()
             on_interrupt(_result(output, options, display, host, connection, stopped, started))

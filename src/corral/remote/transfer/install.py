@@ -3,6 +3,7 @@ user, then a root shell script validates it and moves it into place atomically."
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import shlex
 from typing import Any
@@ -13,6 +14,8 @@ from .paths import resolve_remote
 from .session import Endpoint, _bounded, _Refused, _result, _sftp, _translate
 from .source import ProgressCallback, _Meter, _Source
 from .upload import _fill
+
+log = logging.getLogger("corral.transfer")
 
 
 def install_script(
@@ -103,7 +106,7 @@ async def _put_sudo(
     async with _sftp(end, "put", source.display, target) as sftp:
         with _translate(end, "put", source.display, target):
             target, into_directory = resolve_remote(remote, end.cwd, await sftp.realpath("."))
-            made = await end.run(["mktemp", "-d"])
+            made = await end.run(["mktemp", "-d", "-t", "corral-XXXXXXXXXX"])
             staging = made.stdout.strip()
             if not made.ok or not staging.startswith("/") or "\n" in staging:
                 raise _Refused(f"mktemp -d failed on the host: {made.stderr.strip()}")
@@ -147,6 +150,7 @@ async def _put_sudo(
                     raise _Refused(f"installing as root failed: {' / '.join(tail)}")
                 meter.finish()
         finally:
-            await _bounded(end.run(["rm", "-rf", "--", staging]))
+            if not await _bounded(end.clean(["rm", "-rf", "--", staging])):
+                log.warning("%s: could not remove %s; remove it by hand", end.label, staging)
     changed = "corral:unchanged" not in result.stdout
     return _result(end, local_value, orig_local, target, remote, changed, sent, 1 if changed else 0)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import ConnectionLost, CorralError, TransferError
 from ...result import Result, TransferResult
+from ...runner.cancel import finish
 from ...runner.command import Command
 from ...transport.sftp import CLEANUP_TIMEOUT, RemotePathError, SFTPSession, quiet_dead_socket
 
@@ -37,6 +38,8 @@ class Endpoint:
     open_sftp: Callable[[], Awaitable[SFTPSession]]  # reconnects once if the link dropped
     run: Callable[[Command], Awaitable[Result]]
     sudo: Callable[[str], Awaitable[Result]]
+    #: a helper that runs even after an interrupt (removing what a stopped transfer left)
+    clean: Callable[[Command], Awaitable[Result]]
 
 
 class _Refused(Exception):
@@ -90,29 +93,43 @@ def _translate(end: Endpoint, verb: str, local: str, remote: str) -> Iterator[No
         ) from exc
 
 
-async def _bounded(awaitable: Awaitable[Any]) -> None:
-    with contextlib.suppress(Exception, asyncio.TimeoutError):
-        await asyncio.wait_for(awaitable, CLEANUP_TIMEOUT)
+async def _bounded(awaitable: Awaitable[Any]) -> bool:
+    """Await cleanup within CLEANUP_TIMEOUT, to the end even through a repeated cancel;
+    True when it succeeded. Its failure never hides the error that brought us here."""
+
+    async def attempt() -> bool:
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(awaitable, CLEANUP_TIMEOUT)
+            return True
+        return False
+
+    return await finish(attempt())
 
 
 async def _discard(end: Endpoint, sftp: SFTPSession, path: str) -> None:
-    """Remove a temp file after a failure, through a new connection if the old one died."""
-    try:
-        await asyncio.wait_for(sftp.remove(path), CLEANUP_TIMEOUT)
-        return
-    except RemotePathError:
-        return  # never created, or already gone
-    except (ConnectionLost, asyncio.TimeoutError):
-        pass
-    except Exception:  # cleanup must not hide the error that brought us here
-        log.debug("%s: could not remove %s", end.label, path, exc_info=True)
-        return
+    """Remove a temp file after a failure or an interrupt, through a new connection if the old
+    one died; when that cannot be done, say which file is left."""
 
-    async def again() -> None:
-        async with _sftp(end, "clean up", path, path) as fresh:
-            await fresh.remove(path)
+    async def remove() -> bool:
+        try:
+            await asyncio.wait_for(sftp.remove(path), CLEANUP_TIMEOUT)
+            return True
+        except RemotePathError:
+            return True  # never created, or already gone
+        except (ConnectionLost, asyncio.TimeoutError):
+            pass
+        except Exception:
+            return False
 
-    await _bounded(again())
+        async def again() -> None:
+            async with _sftp(end, "clean up", path, path) as fresh:
+                with contextlib.suppress(RemotePathError):
+                    await fresh.remove(path)
+
+        return await _bounded(again())
+
+    if not await finish(remove()):
+        log.warning("%s: could not remove the temp file %s; remove it by hand", end.label, path)
 
 
 def _result(

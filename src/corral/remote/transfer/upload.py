@@ -14,6 +14,7 @@ from typing import Any
 
 from ...errors import ConfigError, ValidationError
 from ...result import Result, TransferResult
+from ...runner.cancel import finish
 from ...transport.sftp import RemoteFile, RemotePathError, RemoteStat, SFTPSession
 from .paths import parse_sha256sum, resolve_remote, temp_name
 from .session import Endpoint, _discard, _Refused, _result, _sftp, _translate
@@ -52,7 +53,7 @@ async def _fill(file: RemoteFile, source: _Source, mode: int | None, meter: _Met
             await file.chmod(mode)
         await file.fsync()
     except BaseException:
-        await file.abort()
+        await finish(file.abort())
         raise
     await file.close()
     return sent
