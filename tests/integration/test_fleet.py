@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from corral.testing import fleet as fleet_module
 from corral.testing.fleet import (
     Fleet,
     FleetError,
@@ -295,7 +294,7 @@ def test_managed_sshd_options_are_refused() -> None:
 
 
 def test_not_root_is_a_clear_fleet_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fleet_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert not sshd_available()
     with pytest.raises(FleetUnavailable, match="root"):
         start_fleet(1, embedded_fallback=False)

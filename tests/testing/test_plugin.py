@@ -134,10 +134,10 @@ def test_where_no_fleet_can_run_the_tests_are_skipped_with_the_reason(
     pytester.makefile(".ini", pytest=INI.format(extra="corral_fleet_server = sshd"))
     pytester.makeconftest(
         """
-        import corral.testing.fleet
+        import corral.testing.fleet.listener
 
         # as on a machine without root or sshd
-        corral.testing.fleet._unavailable_reason = lambda: "no sshd on this test machine"
+        corral.testing.fleet.listener.unavailable_reason = lambda: "no sshd on this test machine"
         """
     )
     pytester.makepyfile(test_hosts=USER_TEST)
