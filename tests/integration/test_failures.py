@@ -220,7 +220,12 @@ async def test_cancelling_an_aio_run_stops_the_remote_command(
     marker = f"corral-cancel-{os.getpid()}"
     async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
         task = asyncio.ensure_future(c.run(f"sleep 50; echo {marker}", hide=True))
-        await asyncio.sleep(1)
+        running = ""
+        deadline = time.monotonic() + 10
+        while not running and time.monotonic() < deadline:  # until the remote command runs
+            await asyncio.sleep(0.05)
+            running = await asyncio.to_thread(_remote_pids, fleet, f"sleep 50; echo {marker}")
+        assert running, "the remote command did not start"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -274,9 +274,8 @@ def test_restart_keeps_addresses_port_and_host_keys(make_fleet: MakeFleet) -> No
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
 
 
+@pytest.mark.needs("sshd")
 def test_sshd_that_cannot_start_is_a_clear_error() -> None:
-    if not sshd_available():
-        pytest.skip("needs root and sshd")
     f = SSHDFleet(1, sshd_options={"NoSuchOption": "1"})
     try:
         with pytest.raises(FleetError, match="Bad configuration option: NoSuchOption"):
