@@ -56,6 +56,17 @@ class Listener:
             start_new_session=True,  # not hit by signals sent to the test runner's group
         )
 
+    def state(self) -> dict[str, object]:
+        """Return what the fleet's state file records about this listener."""
+        return {
+            "pid": self.popen.pid if self.popen else None,
+            "conf": str(self.conf),
+            "log": str(self.log),
+            "pidfile": str(self.pidfile),
+            "hostkey": str(self.hostkey),
+            "hosts": [h.alias for h in self.hosts],
+        }
+
     def stop(self) -> None:
         """Stop the process (TERM, then KILL after 5 s) and wait for it."""
         if self.popen is None:

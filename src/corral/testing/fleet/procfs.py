@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import time
 from collections.abc import Collection, Mapping
@@ -15,6 +16,7 @@ SSHD = "/usr/sbin/sshd"
 LISTEN = "0A"  # the state column of /proc/net/tcp for a listening socket
 
 Endpoint = tuple[str, int]  # (address, port)
+_WILDCARDS = ("0.0.0.0", "::")
 
 
 class Stat(NamedTuple):
@@ -35,8 +37,8 @@ class Sock(NamedTuple):
     rport: int
     state: str  # "0A" = LISTEN
     inode: int
-    tx_queue: int  # for a listening socket: the accept queue's limit (the listen backlog)
-    rx_queue: int  # for a listening socket: connections waiting in the accept queue
+    tx_queue: int
+    rx_queue: int  # for a listening socket: the connections waiting in its accept queue
 
 
 def read_stat(pid: int) -> Stat | None:
@@ -160,27 +162,33 @@ def sshd_sessions(
 ) -> dict[int, int]:
     """Per-connection sshd processes serving ``endpoints`` -> their start times.
 
-    They are the sshd processes (not in ``exclude``: the listeners) holding a connected TCP
-    socket whose local end is one of the endpoints, and their sshd descendants; the commands
-    the sessions run are not included.
+    They are the sshd processes holding a connected TCP socket whose local end is one of the
+    endpoints, and their sshd descendants; the commands the sessions run are not included,
+    nor the listeners (processes in ``exclude``, or holding a listening socket on the
+    endpoints' ports, even for an instant between accept and fork).
     """
     wanted = set(endpoints)
-    inodes = {
-        s.inode
-        for s in tcp_sockets()
-        if s.state != LISTEN and s.inode and (s.local, s.lport) in wanted
-    }
+    ports = {port for _address, port in wanted}
+    listening_on = {(a, p) for a, p in wanted} | {(w, p) for p in ports for w in _WILDCARDS}
+    connected: set[int] = set()
+    listen: set[int] = set()
+    for s in tcp_sockets() + tcp_sockets(v6=True):
+        if s.state == LISTEN and (s.local, s.lport) in listening_on:
+            listen.add(s.inode)
+        elif s.state != LISTEN and s.inode and (s.local, s.lport) in wanted:
+            connected.add(s.inode)
     roots: set[int] = set()
-    if inodes:
+    listeners = set(exclude)
+    if connected:
         for pid, st in table.items():
-            if (
-                st.comm == "sshd"
-                and pid not in exclude
-                and socket_inodes(pid) & inodes
-                and is_sshd(pid)
-            ):
+            if st.comm != "sshd" or pid in listeners or not is_sshd(pid):
+                continue
+            inodes = socket_inodes(pid)
+            if inodes & listen:
+                listeners.add(pid)
+            elif inodes & connected:
                 roots.add(pid)
-    return only_sshd(table, roots | descendants(table, roots), exclude)
+    return only_sshd(table, roots | descendants(table, roots), listeners)
 
 
 def only_sshd(
@@ -238,6 +246,28 @@ def send_signal(procs: Mapping[int, int], sig: int) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
     return len(targets)
+
+
+def wait_stopped(procs: Mapping[int, int], timeout: float) -> list[int]:
+    """Wait until every process is stopped (SIGSTOP lands asynchronously) or gone; return
+    those still running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [
+            pid
+            for pid, start in procs.items()
+            if alive(pid, start) and (st := read_stat(pid)) is not None and st.state != "T"
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.005)
+
+
+def freeze(procs: Mapping[int, int]) -> int:
+    """SIGSTOP the processes and wait until they are stopped; return how many were running."""
+    sent = send_signal(procs, signal.SIGSTOP)
+    wait_stopped(procs, 5.0)
+    return sent
 
 
 def wait_gone(procs: Mapping[int, int], timeout: float) -> list[int]:

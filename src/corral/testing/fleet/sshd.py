@@ -6,14 +6,13 @@ fleet's lifetime (``lease.py``); all hosts share one port; one sshd serves 16 ad
 per-connection sshd (found through /proc by socket and ancestry, ``procfs.py``) and every process
 started in a fleet session (found by the ``CORRAL_FLEET=<token>`` variable sshd's ``SetEnv`` puts
 in each session), even after a listener died or ``kill_sessions()`` orphaned them. It never
-signals another sshd. Faults for tests: ``kill_sessions``, ``freeze_sessions``/``thaw_sessions``/
-``frozen``, ``tiny_disk`` (and :mod:`corral.testing.faults`).
+signals another sshd. Faults for tests: ``kill_sessions``, ``freeze_host``/``thaw_host``,
+``tiny_disk`` (and :mod:`corral.testing.faults`).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import math
 import os
 import re
@@ -23,7 +22,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -46,7 +45,9 @@ class SSHDFleet:
     ``stop()``). ``sshd_options`` adds or overrides sshd_config keywords (case-insensitive), e.g.
     ``{"MaxStartups": "2:100:2", "UnusedConnectionTimeout": "2"}``; a ``"Match"`` key is written
     last, as ``Match <value>`` (the value may hold the block's indented lines). ``start_timeout``
-    bounds the wait for every address to listen (default 30 s, more for big fleets).
+    bounds the wait for every address to listen (default 30 s, more for big fleets). One sshd
+    serves ``hosts_per_sshd`` hosts (default and most 16); with 1, ``freeze_host`` can stop a
+    host alone.
     """
 
     def __init__(
@@ -58,15 +59,19 @@ class SSHDFleet:
         alias_prefix: str = "host",
         sshd_options: Mapping[str, str] | None = None,
         start_timeout: float | None = None,
+        hosts_per_sshd: int = MAX_LISTEN_SOCKS,
     ) -> None:
         if not 1 <= hosts <= HOSTS_PER_OCTET * 64:
             raise ValueError(f"hosts must be between 1 and {HOSTS_PER_OCTET * 64}, not {hosts}")
         if not _USER_RE.match(user) or user in ("root", users.OTHER_USER):
             raise ValueError(f"unsuitable login user name {user!r}")
+        if not 1 <= hosts_per_sshd <= MAX_LISTEN_SOCKS:
+            raise ValueError(f"hosts_per_sshd must be 1 to {MAX_LISTEN_SOCKS}: {hosts_per_sshd!r}")
         if not _ALIAS_RE.match(alias_prefix):
             raise ValueError(f"alias_prefix must be letters, digits, '-' or '_': {alias_prefix!r}")
         self.sshd_options: dict[str, str] = check_sshd_options(sshd_options or {})
         self.host_count = hosts
+        self.hosts_per_sshd = hosts_per_sshd
         self.user = user
         self.alias_prefix = alias_prefix
         self.start_timeout = start_timeout if start_timeout else max(30.0, hosts * 0.1)
@@ -195,30 +200,23 @@ class SSHDFleet:
         (as after a real network drop); ``stop()`` ends them.
         """
         procs = self._sessions(procfs.proc_table(), host)
+        if sig == signal.SIGSTOP:
+            return procfs.freeze(procs)
         sent = procfs.send_signal(procs, sig)
         if sig == signal.SIGKILL:
             procfs.wait_gone(procs, 5.0)
         return sent
 
-    def freeze_sessions(self, host: FleetHost | None = None) -> int:
-        """Stop (SIGSTOP) the sshd processes serving ``host``'s connections (or every host's):
-        TCP stays up, nothing answers; return how many were stopped. New connections are still
-        accepted. Thaw them with ``thaw_sessions`` (``stop()`` ends them either way)."""
-        return self.kill_sessions(host, signal.SIGSTOP)
+    def freeze_host(self, host: FleetHost) -> int:
+        """Stop (SIGSTOP) the sshd serving ``host`` and its sessions: the host hangs, for new
+        connections too (the kernel accepts TCP, no banner comes); return how many processes
+        were stopped. The host needs an sshd of its own: start the fleet with
+        ``hosts_per_sshd=1``. (To freeze only open connections: ``faults.freeze_sessions``.)"""
+        return procfs.freeze(self._host_processes(host))
 
-    def thaw_sessions(self, host: FleetHost | None = None) -> int:
-        """Continue (SIGCONT) the sshd processes of ``host``'s connections (or every host's)."""
-        return self.kill_sessions(host, signal.SIGCONT)
-
-    @contextlib.contextmanager
-    def frozen(self, host: FleetHost | None = None) -> Iterator[int]:
-        """Freeze the sessions of ``host`` (or every host) for the block; yield how many sshd
-        processes were stopped; thaw exactly those at the end, also when the block fails."""
-        procs = self._sessions(procfs.proc_table(), host)
-        try:
-            yield procfs.send_signal(procs, signal.SIGSTOP)
-        finally:
-            procfs.send_signal(procs, signal.SIGCONT)
+    def thaw_host(self, host: FleetHost) -> int:
+        """Continue (SIGCONT) the sshd serving ``host`` and its sessions."""
+        return procfs.send_signal(self._host_processes(host), signal.SIGCONT)
 
     def tiny_disk(
         self, size: str = "1m", host: FleetHost | None = None, alias: str | None = None
@@ -276,13 +274,13 @@ class SSHDFleet:
         self._listeners = [
             Listener(
                 index=k,
-                hosts=self.hosts[j : j + MAX_LISTEN_SOCKS],
+                hosts=self.hosts[j : j + self.hosts_per_sshd],
                 conf=d / f"sshd_{k}.conf",
                 log=d / f"sshd_{k}.log",
                 pidfile=d / f"sshd_{k}.pid",
                 hostkey=d / f"hostkey_{k}",
             )
-            for k, j in enumerate(range(0, n, MAX_LISTEN_SOCKS))
+            for k, j in enumerate(range(0, n, self.hosts_per_sshd))
         ]
 
         write_fleet_files(
@@ -315,17 +313,7 @@ class SSHDFleet:
             "port": self.port,
             "env_marker": f"{ENV_MARKER}={self._token}",
             "hosts": [vars(h) for h in self.hosts],
-            "processes": [
-                {
-                    "pid": ln.popen.pid if ln.popen else None,
-                    "conf": str(ln.conf),
-                    "log": str(ln.log),
-                    "pidfile": str(ln.pidfile),
-                    "hostkey": str(ln.hostkey),
-                    "hosts": [h.alias for h in ln.hosts],
-                }
-                for ln in self._listeners
-            ],
+            "processes": [ln.state() for ln in self._listeners],
         }
         users.write_private(self.state_path, state)
 
@@ -342,6 +330,19 @@ class SSHDFleet:
             children = {pid for pid, st in table.items() if st.ppid in listeners}
             found |= children | procfs.descendants(table, children)
         return procfs.only_sshd(table, found, exclude=listeners)
+
+    def _host_processes(self, host: FleetHost) -> dict[int, int]:
+        """The sshd serving ``host`` alone, and its sessions -> their start times."""
+        serving = next(ln for ln in self._listeners if host in ln.hosts)
+        if len(serving.hosts) > 1 or serving.popen is None:
+            raise FleetError(
+                f"{host.alias} shares its sshd with {len(serving.hosts) - 1} other hosts: start "
+                "the fleet with hosts_per_sshd=1 to stop one host alone"
+            )
+        table = procfs.proc_table()
+        procs = self._sessions(table, host)
+        procs.update(procfs.only_sshd(table, [serving.popen.pid]))
+        return procs
 
     def _all_processes(self) -> dict[int, int]:
         """Every process of the fleet except its listeners: sessions, what they run, and

@@ -66,6 +66,11 @@ class TinyDisk:
         self._popen: subprocess.Popen[bytes] | None = None
         self._namespace: str | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The tiny disk's sshd listener while it runs (in its own mount namespace)."""
+        return None if self._popen is None else self._popen.pid
+
     def __repr__(self) -> str:
         state = "running" if self._popen is not None else "stopped"
         return f"<TinyDisk {self.size} at {self.alias}:{self.mount} ({state})>"
