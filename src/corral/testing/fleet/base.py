@@ -38,8 +38,9 @@ class FleetHost:
 class Fleet(Protocol):
     """What every fleet offers: real sshd (SSHDFleet) or corral's embedded server.
 
-    SSHDFleet also controls its server processes (restart, kill_sessions, freeze_sessions,
-    tiny_disk, ...), for tests of faults; the embedded server does not.
+    SSHDFleet also controls its server processes (restart, kill_sessions, freeze_host,
+    tiny_disk, ...), for tests of faults (and corral.testing.faults); the embedded server does
+    not.
     """
 
     directory: Path
@@ -51,8 +52,14 @@ class Fleet(Protocol):
     known_hosts_path: Path
     home: Path
 
-    def start(self) -> Fleet: ...
-    def stop(self) -> None: ...
+    def start(self) -> Fleet:
+        """Start the fleet's servers; return the fleet."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every process of the fleet; safe to call twice."""
+        ...
+
     def __enter__(self) -> Fleet: ...
     def __exit__(
         self,
@@ -60,8 +67,14 @@ class Fleet(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
     def run_as_user(
         self, command: str, *, input: str | None = None, timeout: float = 60.0
-    ) -> subprocess.CompletedProcess[str]: ...
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a shell command on this machine as the fleet's login user."""
+        ...
+
     @property
-    def host_strings(self) -> list[str]: ...
+    def host_strings(self) -> list[str]:
+        """``user@address:port`` of every host."""
+        ...

@@ -67,6 +67,7 @@ class ServerState:
         self.process_groups.discard(pgid)
 
     async def terminate_all(self) -> None:
+        """End every command the server started: HUP, then KILL after the grace period."""
         for pgid in list(self.process_groups):
             if self.signal_group(pgid, signal.SIGHUP):
                 self.signal_group(pgid, signal.SIGCONT)
