@@ -8,6 +8,10 @@ is removed, so no test reads or writes the real ~/.ssh or uses the developer's a
   (e.g. with ``sshd_options``, or to kill its sshd); every fleet it made is stopped afterwards.
 
 Where no fleet can run (not root, no sshd), tests that use them are skipped with the reason.
+
+``@pytest.mark.needs("rsync", ...)``: a test that needs a tool on PATH (or "root", or "sshd": a
+real-sshd fleet can run) is skipped with the reason where it is missing; under CI (the ``CI``
+variable set) it fails instead, since CI installs everything (scripts/install).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from corral.testing.fleet import Fleet, FleetUnavailable, SSHDFleet, start_fleet
+from corral.testing.fleet import Fleet, FleetUnavailable, SSHDFleet, sshd_available, start_fleet
 
 _REAL_HOME = os.environ.get("HOME")
 _TEST_HOME = tempfile.mkdtemp(prefix="corral-tests-home-")
@@ -36,6 +40,24 @@ def _restore_home() -> None:
     else:
         os.environ["HOME"] = _REAL_HOME
     shutil.rmtree(_TEST_HOME, ignore_errors=True)
+
+
+def _has(need: str) -> bool:
+    if need == "root":
+        return os.geteuid() == 0
+    if need == "sshd":
+        return sshd_available()
+    return shutil.which(need) is not None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test whose ``needs`` are missing here; fail it under CI."""
+    missing = [n for marker in item.iter_markers("needs") for n in marker.args if not _has(n)]
+    if missing:
+        reason = f"needs {', '.join(missing)}"
+        if os.environ.get("CI"):  # CI runs as root with scripts/install: a skip would hide a gap
+            pytest.fail(f"{reason}, which CI must have (scripts/install installs the tools)")
+        pytest.skip(reason)
 
 
 def _start(hosts: int, **kwargs: Any) -> Fleet:

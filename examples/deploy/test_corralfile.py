@@ -3,7 +3,8 @@
     pytest examples/deploy      # corral's pytest plugin provides the corral_* fixtures
 
 Unit tests call the corralfile's functions, with a MockContext where they run commands.
-End-to-end tests run the `corral` command against a throwaway fleet of SSH hosts.
+End-to-end tests run the `corral` command against a throwaway fleet of SSH hosts, also with
+faults (corral.testing.faults): a host that hangs, a full disk. Those need real sshd (root).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 import corralfile
 import pytest
 
-from corral.testing import Fleet, FleetHost, MockContext
+from corral import Config, Connection
+from corral.testing import Fleet, FleetHost, FleetUnavailable, MockContext, start_fleet
+from corral.testing.faults import frozen_host, tiny_disk
 
 HERE = Path(__file__).resolve().parent
 
@@ -108,3 +111,43 @@ def test_deploy_again_then_roll_back(run: Corral) -> None:
     assert back.returncode == 0, back.stderr
     assert f"hello {older} reloaded: 1 replica(s), staging" in back.stdout
     assert run("health").returncode == 0
+
+
+# ---------------------------------------------------------------------- faults
+
+
+@pytest.fixture(scope="module")
+def own_fleet() -> Iterator[Fleet]:
+    """Two hosts with an sshd each, so that one can hang alone (real sshd: needs root)."""
+    try:
+        fleet = start_fleet(2, hosts_per_sshd=1)
+    except FleetUnavailable as exc:
+        pytest.skip(str(exc))
+    with fleet:
+        yield fleet
+
+
+def test_a_hung_host_fails_alone_and_the_others_deploy(own_fleet: Fleet) -> None:
+    root = f"~/corral-example-{uuid.uuid4().hex[:8]}"
+    args = ["-H", "host1,host2", "-P", "-t", "2", "--connect-retries", "0"]
+    args += ["--set", f"app.base={root}/{{host}}/hello"]
+    with frozen_host(own_fleet, own_fleet.hosts[1]):  # host2: TCP accepted, nothing answers
+        proc = corral(own_fleet.ssh_config_path, *args, "deploy")
+    assert proc.returncode == 1
+    assert "host1" in proc.stdout and "1 replica(s), staging" in proc.stdout
+    assert "host2: no answer from" in proc.stdout  # the report names the hung host
+    assert "2 hosts: 1 ok, 1 failed" in proc.stdout
+    corral(own_fleet.ssh_config_path, "-H", "host1,host2", "--", "rm", "-rf", root)
+
+
+def test_a_deploy_to_a_full_disk_fails_and_the_live_release_stays(own_fleet: Fleet) -> None:
+    with tiny_disk(own_fleet, "1m") as disk:  # disk.alias sees a 1 MiB filesystem at disk.mount
+        args = ["-H", disk.alias, "--set", f"app.base={disk.mount}/{{host}}/hello"]
+        assert corral(disk.ssh_config_path, *args, "deploy").returncode == 0
+        config = Config(overrides={"ssh_config_path": str(disk.ssh_config_path)})
+        with Connection(disk.alias, config=config) as c:  # fill the disk
+            c.run(f"head -c 2000000 /dev/zero > {disk.mount}/filler", warn=True, hide=True)
+        proc = corral(disk.ssh_config_path, *args, "deploy")
+        assert proc.returncode == 1
+        assert "disk full" in proc.stderr
+        assert corral(disk.ssh_config_path, *args, "health").returncode == 0  # still live

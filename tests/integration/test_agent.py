@@ -21,9 +21,7 @@ from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("ssh-agent") and shutil.which("ssh-add")), reason="needs OpenSSH's ssh-agent"
-)
+pytestmark = pytest.mark.needs("ssh-agent", "ssh-add")
 
 
 @dataclass

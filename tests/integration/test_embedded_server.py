@@ -1,4 +1,4 @@
-"""The embedded SSH server (corral.testing.server), driven by asyncssh as the client.
+"""The embedded SSH server (corral.testing.fleet.embedded), driven by asyncssh as the client.
 
 Host key checking stays on: every connection verifies the fleet's known_hosts.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from corral.testing.server import EmbeddedFleet
+from corral.testing.fleet.embedded import EmbeddedFleet
 
 HOSTS = 5
 
@@ -300,7 +300,7 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
 
 def test_connection_works_against_the_embedded_server() -> None:
     from corral import CommandTimedOut, Config, Connection
-    from corral.testing.server import EmbeddedFleet
+    from corral.testing.fleet.embedded import EmbeddedFleet
 
     with EmbeddedFleet(2) as fleet:
         config = Config(overrides={"ssh_config_path": str(fleet.ssh_config_path)})

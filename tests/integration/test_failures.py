@@ -23,6 +23,7 @@ from corral.errors import (
     InvalidHostError,
     KeyFileError,
 )
+from corral.testing import faults
 from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config
@@ -140,12 +141,9 @@ def test_unresolvable_name_is_a_typed_error_naming_the_host(config: Config) -> N
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never sends an SSH banner."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    yield server.getsockname()[1]
-    server.close()
+    """A TCP port that accepts connections and never sends an SSH banner (the fault kit's)."""
+    with faults.SilentServer() as silent:
+        yield silent.port
 
 
 def test_server_that_never_answers_times_out_within_the_connect_timeout(
@@ -220,7 +218,12 @@ async def test_cancelling_an_aio_run_stops_the_remote_command(
     marker = f"corral-cancel-{os.getpid()}"
     async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
         task = asyncio.ensure_future(c.run(f"sleep 50; echo {marker}", hide=True))
-        await asyncio.sleep(1)
+        running = ""
+        deadline = time.monotonic() + 10
+        while not running and time.monotonic() < deadline:  # until the remote command runs
+            await asyncio.sleep(0.05)
+            running = await asyncio.to_thread(_remote_pids, fleet, f"sleep 50; echo {marker}")
+        assert running, "the remote command did not start"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

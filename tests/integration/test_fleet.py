@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from corral.testing import fleet as fleet_module
 from corral.testing.fleet import (
     Fleet,
     FleetError,
@@ -275,9 +274,8 @@ def test_restart_keeps_addresses_port_and_host_keys(make_fleet: MakeFleet) -> No
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
 
 
+@pytest.mark.needs("sshd")
 def test_sshd_that_cannot_start_is_a_clear_error() -> None:
-    if not sshd_available():
-        pytest.skip("needs root and sshd")
     f = SSHDFleet(1, sshd_options={"NoSuchOption": "1"})
     try:
         with pytest.raises(FleetError, match="Bad configuration option: NoSuchOption"):
@@ -295,7 +293,7 @@ def test_managed_sshd_options_are_refused() -> None:
 
 
 def test_not_root_is_a_clear_fleet_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fleet_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert not sshd_available()
     with pytest.raises(FleetUnavailable, match="root"):
         start_fleet(1, embedded_fallback=False)

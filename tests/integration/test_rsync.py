@@ -22,7 +22,7 @@ from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config
 
-pytestmark = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
+pytestmark = pytest.mark.needs("rsync")
 
 FILES = {
     "a.txt": b"alpha\n",

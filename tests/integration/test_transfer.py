@@ -15,11 +15,8 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import stat
-import subprocess
 import tempfile
-import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -566,69 +563,15 @@ async def test_a_host_without_sftp_is_a_transfer_error(
         assert (await c.run("echo usable", hide=True)).stdout == "usable\n"
 
 
-@contextlib.contextmanager
-def tiny_disk_host(fleet: SSHDFleet, size: str) -> Iterator[tuple[Config, str, Path]]:
-    """A second sshd (the fleet's config, another port) in a private mount namespace, with a
-    tmpfs of `size` mounted on a directory only its sessions see (FIELD-NOTES §3 'Disk full')."""
-    host = fleet.hosts[0]
-    mount = Path(tempfile.mkdtemp(prefix="corral-full-"))
-    os.chmod(mount, 0o755)
-    with socket.socket() as probe:
-        probe.bind((host.address, 0))
-        port = probe.getsockname()[1]
-    base = fleet.directory / "sshd_0.conf"
-    conf = fleet.directory / "sshd_full.conf"
-    lines = [
-        f"ListenAddress {host.address}:{port}"
-        if line.startswith("ListenAddress")
-        else f"PidFile {fleet.directory / 'sshd_full.pid'}"
-        if line.startswith("PidFile")
-        else line
-        for line in base.read_text().splitlines()
-    ]
-    conf.write_text("\n".join(dict.fromkeys(lines)) + "\n")
-    log = fleet.directory / "sshd_full.log"
-    script = (
-        f"mount -t tmpfs -o size={size},mode=1777 tmpfs {mount} && "
-        f"exec /usr/sbin/sshd -D -f {conf} -E {log}"
-    )
-    server = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex((host.address, port)) == 0:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"the tiny-disk sshd did not start: {log.read_text()}")
-            time.sleep(0.05)
-        key = (fleet.directory / "hostkey_0.pub").read_text().split()[:2]
-        known = fleet.directory / "known_hosts_full"
-        known.write_text(f"[{host.address}]:{port} {key[0]} {key[1]}\n")
-        ssh_config = fleet.directory / "ssh_config_full"
-        ssh_config.write_text(
-            f"Host full\n  HostName {host.address}\n  Port {port}\n  User {fleet.user}\n"
-            f"  IdentityFile {fleet.key_path}\n  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {known}\n"
-        )
-        yield Config(overrides={"ssh_config_path": str(ssh_config)}), "full", mount
-    finally:
-        server.kill()
-        server.wait()
-        with contextlib.suppress(OSError):
-            mount.rmdir()
-
-
 async def test_disk_full_is_reported_and_the_target_kept(
     make_fleet: MakeFleet,
     tmp_path: Path,
 ) -> None:
     small = make_fleet(1)
     local = random_file(tmp_path / "five.bin", 5 * MiB)
-    with tiny_disk_host(small, "1m") as (config, alias, mount):
+    with small.tiny_disk("1m") as disk:  # the fault kit: a 1 MiB tmpfs at disk.mount
+        config = Config(overrides={"ssh_config_path": str(disk.ssh_config_path)})
+        alias, mount = disk.alias, disk.mount
         async with corral.aio.Connection(alias, config=config) as c:
             await c.run(f"printf 'keep me\\n' > {mount}/target", hide=True)
             with pytest.raises(TransferError, match=r"write failed \(disk full\?\)") as info:

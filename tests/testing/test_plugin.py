@@ -134,10 +134,10 @@ def test_where_no_fleet_can_run_the_tests_are_skipped_with_the_reason(
     pytester.makefile(".ini", pytest=INI.format(extra="corral_fleet_server = sshd"))
     pytester.makeconftest(
         """
-        import corral.testing.fleet
+        import corral.testing.fleet.listener
 
         # as on a machine without root or sshd
-        corral.testing.fleet._unavailable_reason = lambda: "no sshd on this test machine"
+        corral.testing.fleet.listener.unavailable_reason = lambda: "no sshd on this test machine"
         """
     )
     pytester.makepyfile(test_hosts=USER_TEST)
@@ -176,3 +176,48 @@ def test_the_plugin_is_registered_for_pytest() -> None:
 
     found = [e.value for e in entry_points(group="pytest11") if e.name == "corral"]
     assert found == ["corral.testing.plugin"]
+
+
+FAULTS_TEST = """
+import pytest
+from corral import Connection
+from corral.errors import ConnectTimeout
+from corral.testing import faults
+
+KEPT = {}
+
+
+def state(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_blackholed_host_times_out(corral_faults, corral_config):
+    hole = corral_faults.blackhole()
+    with pytest.raises(ConnectTimeout):
+        Connection(hole.host_string, config=corral_config, connect_timeout=1).run("true")
+
+
+def test_freeze_a_hosts_sessions(corral_hosts, corral_config, corral_faults):
+    c = KEPT["c"] = Connection(corral_hosts[0].alias, config=corral_config)
+    c.run("true", hide=True)
+    KEPT["pids"] = list(faults.session_processes(corral_hosts[0]))
+    assert corral_faults.freeze(corral_hosts[0]) == len(KEPT["pids"]) >= 2
+    assert {state(pid) for pid in KEPT["pids"]} == {"T"}
+
+
+def test_the_fixture_thawed_them(corral_hosts):
+    assert "T" not in {state(pid) for pid in KEPT.pop("pids")}
+    c = KEPT.pop("c")
+    assert c.run("echo thawed", hide=True).stdout == "thawed\\n"
+    c.close()
+"""
+
+
+@pytest.mark.needs("sshd")
+def test_the_fault_kit_fixture_undoes_its_faults_after_each_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=INI.format(extra="corral_fleet_server = sshd"))
+    pytester.makepyfile(test_faults=FAULTS_TEST)
+    _run(pytester).assert_outcomes(passed=3)

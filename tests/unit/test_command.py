@@ -2,6 +2,8 @@ import contextlib
 import os
 import shlex
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -95,9 +97,21 @@ def test_quote_path_keeps_tilde_expandable() -> None:
     assert quote_path("/a b") == "'/a b'"
 
 
-def test_kill_script_stops_marked_processes_and_spares_others() -> None:
-    import time
+def _marked_sleeps(variable: str) -> list[int]:
+    """PIDs of `sleep` processes whose environment holds `variable` (NAME=value)."""
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            comm = Path(f"/proc/{name}/comm").read_text().strip()
+            environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if comm == "sleep" and variable.encode() in environ:
+            found.append(int(name))
+    return found
 
+
+def test_kill_script_stops_marked_processes_and_spares_others() -> None:
     from corral.runner.command import RUN_ID_VAR, kill_script
 
     marked = subprocess.Popen(
@@ -107,7 +121,13 @@ def test_kill_script_stops_marked_processes_and_spares_others() -> None:
         ["sh", "-c", f"export {RUN_ID_VAR}=zzz999 && sleep 30 & wait"], start_new_session=True
     )
     try:
-        time.sleep(0.3)
+        # both children run with the variable exported: what the kill script looks for
+        deadline = time.monotonic() + 10
+        while not (
+            _marked_sleeps(f"{RUN_ID_VAR}=abc123") and _marked_sleeps(f"{RUN_ID_VAR}=zzz999")
+        ):
+            assert time.monotonic() < deadline, "the marked sleeps did not start"
+            time.sleep(0.01)
         done = subprocess.run(["sh", "-c", kill_script("abc123", "TERM")], timeout=30)
         assert done.returncode == 0  # the script did not kill itself
         assert marked.wait(timeout=10) != 0

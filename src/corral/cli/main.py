@@ -161,7 +161,7 @@ class CorralGroup(click.Group):
     def _run(self, ctx: click.Context) -> int:
         params = ctx.params
         if params["demo"]:
-            from .demo import run_demo
+            from ..testing.demo import run_demo  # the test kit, only when asked for
 
             return run_demo(hosts=params["demo_hosts"], embedded=params["demo_embedded"])
         if params["help_task"] is not None:

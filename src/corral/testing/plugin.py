@@ -11,6 +11,9 @@ corral is installed): fixtures to test corralfiles and tasks against real SSH ho
 - ``corral_config``: a fresh ``corral.Config`` that reads the fleet's ssh_config (its aliases,
   key and known_hosts), and only it.
 - ``mock_context``: a ``corral.testing.MockContext`` with no results prepared yet.
+- ``corral_faults``: a ``corral.testing.faults.Faults`` for this test (freeze or kill a host's
+  sessions, a blackhole, a silent server, a tiny disk, a bastion that dies...): every fault made
+  through it is undone when the test ends, also when it fails.
 
 ini options: ``corral_fleet_hosts`` (a number) and ``corral_fleet_server`` (``auto``, ``sshd``
 or ``embedded``).
@@ -24,6 +27,7 @@ import pytest
 
 from corral import Config
 
+from .faults import Faults
 from .fleet import Fleet, FleetHost, FleetUnavailable, start_fleet
 from .mock import MockContext
 
@@ -127,3 +131,10 @@ def corral_config(corral_fleet: Fleet) -> Config:
 def mock_context() -> MockContext:
     """A MockContext with no results prepared: add them with `set_result_for`."""
     return MockContext()
+
+
+@pytest.fixture
+def corral_faults() -> Iterator[Faults]:
+    """A fault kit for this test: what it breaks is repaired when the test ends."""
+    with Faults() as kit:
+        yield kit

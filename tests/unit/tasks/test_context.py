@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def test_large_output_to_a_stream_keeps_only_a_bounded_tail() -> None:
     assert result.stdout_truncated
 
 
-@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
+@pytest.mark.needs("root", "sudo")  # sudo without a password
 def test_sudo_runs_the_whole_command_as_another_user() -> None:
     c = corral.Context()
     with c.cd("/"):

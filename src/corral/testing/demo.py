@@ -1,6 +1,6 @@
 """`corral --demo`: a throwaway local fleet, a tour of what corral does, the deploy example
 (examples/deploy) run against the fleet, a rolling deploy with a failing host, then a clean
-stop (also on Ctrl-C)."""
+stop (also on Ctrl-C). Part of the test kit: the `corral` command imports it only for --demo."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import shlex
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import corral
 import corral.aio
 
-from ..testing.fleet import Fleet, FleetError, start_fleet
-from ..testing.server import EmbeddedFleet
+from .fleet import Fleet, FleetError, start_fleet
+from .fleet.embedded import EmbeddedFleet
 
-#: The deploy example, where a source checkout has it (src/corral/cli/demo.py -> examples/).
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "deploy"
+#: The deploy example (examples/deploy), shipped in the package as corral/testing/examples.
+EXAMPLE = Path(str(resources.files("corral.testing") / "examples" / "deploy"))
 
 
 def _say(text: str) -> None:
@@ -111,7 +112,7 @@ def _deploy_tour(fleet: Fleet) -> int:
     corralfile = EXAMPLE / "corralfile.py"
     if not corralfile.is_file():
         _say("The deploy example")
-        print(f"  skipped: {EXAMPLE} is missing (it ships with corral's source, not its package)")
+        print(f"  skipped: {EXAMPLE} is missing (a corral package built without its examples)")
         return 0
     hosts = [h.alias for h in fleet.hosts]
     everyone = ",".join(hosts)
