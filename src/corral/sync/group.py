@@ -81,7 +81,12 @@ class Group(Facade, core=engine.Group):
 
         async def one(conn: AsyncConnection) -> Any:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(workers, function, Connection.twin(conn))
+            try:
+                return await loop.run_in_executor(workers, function, Connection.twin(conn))
+            except asyncio.CancelledError:
+                # Ctrl-C: the function's thread goes on; stop what it runs, refuse new calls
+                conn.interrupt()
+                raise
 
         try:
             return call(self._async.apply, one, **limits)

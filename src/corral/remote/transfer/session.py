@@ -114,8 +114,8 @@ async def _discard(end: Endpoint, sftp: SFTPSession, path: str) -> None:
         try:
             await asyncio.wait_for(sftp.remove(path), CLEANUP_TIMEOUT)
             return True
-        except RemotePathError:
-            return True  # never created, or already gone
+        except RemotePathError as exc:
+            return exc.errno == errno.ENOENT  # never created, or already gone
         except (ConnectionLost, asyncio.TimeoutError):
             pass
         except Exception:
@@ -123,8 +123,11 @@ async def _discard(end: Endpoint, sftp: SFTPSession, path: str) -> None:
 
         async def again() -> None:
             async with _sftp(end, "clean up", path, path) as fresh:
-                with contextlib.suppress(RemotePathError):
+                try:
                     await fresh.remove(path)
+                except RemotePathError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
 
         return await _bounded(again())
 
