@@ -154,6 +154,7 @@ async def _run(
         encoding=options.encoding,
         keep_open=bool(options.watchers) or guard is not None,
         pty=options.pty,
+        hold=guard is not None,
     )
     if guard is not None:
         guard.attach(process.write, feeder.release)

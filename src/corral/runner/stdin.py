@@ -40,6 +40,7 @@ class StdinFeeder:
         encoding: str,
         keep_open: bool,
         pty: bool,
+        hold: bool = False,
     ) -> None:
         self._write = write
         self._write_eof = write_eof
@@ -51,9 +52,19 @@ class StdinFeeder:
         self._saved_tty: list[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._input_done = False
+        self._held = hold  # sudo reads its password from stdin first: no input until release
+        self._stopped = False
 
     def start(self) -> None:
-        """Begin feeding: attach the terminal, start reading a stream, or send EOF."""
+        """Begin feeding: attach the terminal, start reading a stream, or send EOF.
+
+        When holding (sudo), input starts only at `release`, once sudo has started the
+        command: until then whatever arrives on stdin would be read as the password.
+        """
+        if not self._held:
+            self._begin()
+
+    def _begin(self) -> None:
         source = self._source
         if source is None:
             self._fd = _terminal_fd()
@@ -76,8 +87,14 @@ class StdinFeeder:
             self._write_eof()
 
     def release(self) -> None:
-        """Stop holding stdin open (sudo has started the command): send EOF if input ended."""
+        """sudo has started the command: begin input if it was held, and send EOF once input
+        ends (or now, if it already ended)."""
         self._keep_open = False
+        if self._held:
+            self._held = False
+            if not self._stopped:
+                self._begin()
+            return
         if self._input_done:
             self._write_eof()
 
@@ -117,6 +134,7 @@ class StdinFeeder:
 
     def stop(self) -> None:
         """Stop feeding and restore the terminal."""
+        self._stopped = True
         self._detach_terminal()
         if self._task is not None:
             self._task.cancel()
