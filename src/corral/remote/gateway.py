@@ -36,7 +36,10 @@ class HopPool:
         )
         self._shared: weakref.WeakSet[Hop] = weakref.WeakSet()
         self._users: weakref.WeakKeyDictionary[Hop, int] = weakref.WeakKeyDictionary()
-        self._slots: weakref.WeakKeyDictionary[Hop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+        #: bastion -> (the loop its admission belongs to, the admission)
+        self._slots: weakref.WeakKeyDictionary[
+            Hop, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
 
     def chain(
         self,
@@ -63,11 +66,13 @@ class HopPool:
         return previous
 
     def admit(self, gateway: Hop) -> asyncio.Semaphore:
-        """Return the admission for handshakes tunnelled through `gateway`."""
-        slots = self._slots.get(gateway)
-        if slots is None:
-            slots = self._slots[gateway] = asyncio.Semaphore(BASTION_HANDSHAKES)
-        return slots
+        """Return the admission for handshakes tunnelled through `gateway` (one per event
+        loop: a semaphore belongs to the loop it first waited on)."""
+        loop = asyncio.get_running_loop()
+        held = self._slots.get(gateway)
+        if held is None or held[0] is not loop:
+            held = self._slots[gateway] = (loop, asyncio.Semaphore(BASTION_HANDSHAKES))
+        return held[1]
 
     def use(self, gateway: Hop) -> None:
         """Count one more connection tunnelling through `gateway`."""
@@ -79,10 +84,6 @@ class HopPool:
         self._users[gateway] = max(0, users)
         if users <= 0 and gateway in self._shared:
             await gateway.close()
-
-    def forget_slots(self) -> None:
-        """Drop handshake admissions (after a fork, they belong to the parent's loop)."""
-        self._slots = weakref.WeakKeyDictionary()
 
 
 #: The pool every Connection uses unless given another.

@@ -142,6 +142,10 @@ class Link:
         """True while an SSH connection is open."""
         return self._transport is not None and not self._transport.is_closed
 
+    def _owns_loop(self) -> bool:
+        """True when the connection was opened on the running loop of this process."""
+        return self._pid == os.getpid() and self._loop is asyncio.get_running_loop()
+
     def _bind_loop(self) -> None:
         """Start over on a new event loop (e.g. in a forked child) without touching the old one.
 
@@ -213,9 +217,10 @@ class Link:
     async def close(self) -> None:
         """Close the SSH connection (and any ProxyJump hops this connection opened)."""
         transport, self._transport = self._transport, None
-        if transport is not None and self._pid == os.getpid():
+        if transport is not None and self._owns_loop():
             transport.close()
             await transport.wait_closed()
+        # else it belongs to another loop (closed, or the parent's after a fork): left alone
         if self._uses_gateway and isinstance(self.gateway, Link):
             self._uses_gateway = False
             await self._hops.release(self.gateway)
