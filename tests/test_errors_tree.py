@@ -40,7 +40,8 @@ def drawn_tree() -> list[tuple[str, str | None, list[str]]]:
 
 
 def all_subclasses(cls: type) -> set[type]:
-    found = set()
+    found: set[type] = set()
+    sub: type
     for sub in cls.__subclasses__():
         found |= {sub, *all_subclasses(sub)}
     return found

@@ -16,6 +16,7 @@ import pytest
 import corral.aio
 from corral import Config, Connection, Responder, UnexpectedExit
 from corral.errors import ConfigError
+from corral.runner.options import Hide
 from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config
@@ -102,7 +103,7 @@ def test_hide_options_route_output(fleet: SSHDFleet, config: Config) -> None:
         cmd = "echo to-out; echo to-err >&2"
         shown = c.run(cmd, out_stream=out, err_stream=err)
         assert (out.getvalue(), err.getvalue()) == ("to-out\n", "to-err\n")
-        for hide, want_out, want_err in [
+        cases: list[tuple[Hide, str, str]] = [
             (True, "", ""),
             ("both", "", ""),
             ("out", "", "to-err\n"),
@@ -110,7 +111,8 @@ def test_hide_options_route_output(fleet: SSHDFleet, config: Config) -> None:
             ("err", "to-out\n", ""),
             (False, "to-out\n", "to-err\n"),
             (None, "to-out\n", "to-err\n"),
-        ]:
+        ]
+        for hide, want_out, want_err in cases:
             out, err = io.StringIO(), io.StringIO()
             result = c.run(cmd, hide=hide, out_stream=out, err_stream=err)
             assert (out.getvalue(), err.getvalue()) == (want_out, want_err), hide
@@ -322,7 +324,7 @@ async def test_aio_connection_runs_commands_concurrently(fleet: SSHDFleet, confi
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(25)]
 
 
-def test_more_concurrent_commands_than_the_servers_max_sessions(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_more_concurrent_commands_than_the_servers_max_sessions(make_fleet) -> None:
     small = make_fleet(1, sshd_options={"MaxSessions": "3"})
     config = fleet_config(small, max_sessions=10)  # corral assumes more than sshd allows
 

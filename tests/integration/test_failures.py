@@ -62,7 +62,7 @@ def test_timeout_raises_and_the_remote_process_is_gone(
 
 
 def test_server_dropping_an_idle_connection_is_reopened_transparently(
-    make_fleet,  # type: ignore[no-untyped-def]
+    make_fleet,
 ) -> None:
     small = make_fleet(1)
     with Connection(small.hosts[0].alias, config=fleet_config(small)) as c:
@@ -76,7 +76,7 @@ def test_server_dropping_an_idle_connection_is_reopened_transparently(
 
 
 def test_server_dropping_a_connection_that_the_client_has_not_noticed_yet(
-    make_fleet,  # type: ignore[no-untyped-def]
+    make_fleet,
 ) -> None:
     # sshd's UnusedConnectionTimeout closes idle connections; the next command reconnects.
     small = make_fleet(1, sshd_options={"UnusedConnectionTimeout": "1"})
@@ -87,7 +87,7 @@ def test_server_dropping_a_connection_that_the_client_has_not_noticed_yet(
 
 
 def test_connection_killed_mid_command_raises_connection_lost_and_never_reruns(
-    make_fleet,  # type: ignore[no-untyped-def]
+    make_fleet,
 ) -> None:
     small = make_fleet(1)
     marker = f"/tmp/corral-ran-{os.getpid()}"
@@ -106,7 +106,7 @@ def test_connection_killed_mid_command_raises_connection_lost_and_never_reruns(
     assert small.run_as_user(f"wc -l < {marker}").stdout.strip() == "1"
 
 
-def test_keepalive_detects_a_frozen_peer(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_keepalive_detects_a_frozen_peer(make_fleet) -> None:
     small = make_fleet(1)
     config = fleet_config(small, keepalive={"interval": 1, "count_max": 2})
     with Connection(small.hosts[0].alias, config=config) as c:

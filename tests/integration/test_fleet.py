@@ -21,7 +21,7 @@ from corral.testing.fleet import (
     start_fleet,
 )
 
-MakeFleet = Callable[..., Fleet]
+MakeFleet = Callable[..., SSHDFleet]
 
 
 def ssh(
@@ -198,7 +198,7 @@ def test_sudo_requires_the_password(fleet: Fleet) -> None:
 # ----------------------------------------------------------------------------- processes
 
 
-def test_kill_sessions_ends_a_live_session(fleet: Fleet) -> None:
+def test_kill_sessions_ends_a_live_session(fleet: SSHDFleet) -> None:
     target, other = fleet.hosts[1], fleet.hosts[0]
     command = unique_sleep()
     victim = open_session(fleet, target.alias, command)

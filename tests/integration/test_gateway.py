@@ -100,7 +100,7 @@ def _owners(inodes: set[int]) -> dict[int, str]:
 
 def test_gateway_is_shared_by_20_concurrent_connections_and_owns_their_tcp(
     fleet: SSHDFleet, config: Config, make_fleet
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     bastion_fleet = make_fleet(1)
     bastion_config = Config(overrides={"ssh_config_path": str(bastion_fleet.ssh_config_path)})
     bastion = corral.aio.Connection(bastion_fleet.hosts[0].alias, config=bastion_config)

@@ -92,7 +92,7 @@ def test_unreachable_host_among_good_ones(fleet: SSHDFleet, config: Config) -> N
     group.close()
 
 
-def test_concurrency_limit_seen_from_the_hosts_own_clocks(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_concurrency_limit_seen_from_the_hosts_own_clocks(make_fleet) -> None:
     small = make_fleet(8)
     group = Group(*(h.alias for h in small.hosts), config=fleet_config(small), concurrency=3)
     result = group.run("date +%s.%N; sleep 0.6; date +%s.%N", hide=True)
@@ -106,7 +106,7 @@ def test_concurrency_limit_seen_from_the_hosts_own_clocks(make_fleet) -> None:  
     assert peak == 3
 
 
-def test_rolling_batches_stop_after_max_failures_and_skip_the_rest(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_rolling_batches_stop_after_max_failures_and_skip_the_rest(make_fleet) -> None:
     small = make_fleet(10)
     hosts = small.hosts
     group = Group(
@@ -125,7 +125,7 @@ def test_rolling_batches_stop_after_max_failures_and_skip_the_rest(make_fleet) -
     group.close()
 
 
-def test_fail_fast_stops_after_the_first_failure(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_fail_fast_stops_after_the_first_failure(make_fleet) -> None:
     small = make_fleet(6)
     hosts = small.hosts
     group = SerialGroup(*(h.alias for h in hosts), config=fleet_config(small), fail_fast=True)
@@ -136,7 +136,7 @@ def test_fail_fast_stops_after_the_first_failure(make_fleet) -> None:  # type: i
     group.close()
 
 
-def test_retries_succeed_against_an_sshd_with_a_tiny_max_startups(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_retries_succeed_against_an_sshd_with_a_tiny_max_startups(make_fleet) -> None:
     small = make_fleet(16, sshd_options={"MaxStartups": "2:100:2"})
     group = Group(*(h.alias for h in small.hosts), config=fleet_config(small), connect_retries=8)
     result = group.run("echo ok", hide=True)
@@ -161,7 +161,7 @@ def test_host_timeout_names_the_hung_host(fleet: SSHDFleet, config: Config) -> N
     group.close()
 
 
-def test_gateway_shared_by_a_parallel_group(fleet: SSHDFleet, config: Config, make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_shared_by_a_parallel_group(fleet: SSHDFleet, config: Config, make_fleet) -> None:
     bastion_fleet = make_fleet(1)
     bastion = Connection(bastion_fleet.hosts[0].alias, config=fleet_config(bastion_fleet))
     group = ThreadingGroup(*(h.alias for h in fleet.hosts), config=config, gateway=bastion)
@@ -231,7 +231,7 @@ def test_ctrl_c_during_a_group_run_leaves_no_remote_process(
         time.sleep(0.1)
 
 
-def test_two_hundred_hosts_with_a_concurrency_limit(make_fleet) -> None:  # type: ignore[no-untyped-def]
+def test_two_hundred_hosts_with_a_concurrency_limit(make_fleet) -> None:
     big = make_fleet(200)
     config = fleet_config(big)
 
@@ -293,6 +293,7 @@ async def test_ctrl_c_tells_running_connecting_and_unstarted_hosts_apart(
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
+        assert group.last_result is not None
         outcome = {c.original_host: v for c, v in group.last_result.items()}
         first, hung, second, last = (outcome[h] for h in hosts)
         for running in (first, second):

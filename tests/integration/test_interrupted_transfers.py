@@ -12,8 +12,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any, cast
 
 import pytest
 
@@ -41,9 +42,9 @@ class Slow(io.RawIOBase):
         self.left -= n
         return b"x" * n
 '''
-namespace: dict[str, object] = {}
+namespace: dict[str, Any] = {}
 exec(SLOW_READER, namespace)  # the same reader in this process and in the scripts below
-Slow = namespace["Slow"]
+Slow: Callable[[], IO[bytes]] = namespace["Slow"]
 
 
 @pytest.fixture
@@ -237,7 +238,7 @@ def test_a_failed_upload_names_a_temp_file_it_could_not_remove(
                     return b"y" * (1 << 20)
 
             with pytest.raises(corral.errors.TransferError, match="disk on fire"):
-                await c.put(Breaking(), f"{directory}/big.bin")
+                await c.put(cast(IO[bytes], Breaking()), f"{directory}/big.bin")
 
     try:
         asyncio.run(main())

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from corral.aio import Config, Connection
-from corral.errors import ConfigError
-from corral.remote.rsync import RsyncError, RsyncTimedOut
+from corral.errors import ConfigError, RsyncError, RsyncTimedOut
 from corral.testing.fleet import SSHDFleet
 
 from .conftest import fleet_config

@@ -65,13 +65,12 @@ def test_without_repeat_each_answer_is_used_once() -> None:
 
 
 def test_results_by_command_string_and_by_regex() -> None:
-    c = MockContext(
-        run={
-            "whoami": "deploy\n",
-            re.compile(r"ls( -\w+)? /srv"): "app\nlogs\n",
-            re.compile(r"systemctl restart \w+"): [True, False],
-        }
-    )
+    answers: dict[str | re.Pattern[str], Any] = {
+        "whoami": "deploy\n",
+        re.compile(r"ls( -\w+)? /srv"): "app\nlogs\n",
+        re.compile(r"systemctl restart \w+"): [True, False],
+    }
+    c = MockContext(run=answers)
     assert c.run("whoami").stdout == "deploy\n"
     assert c.run("ls -1 /srv").stdout == "app\nlogs\n"
     assert c.run("ls /srv").command == "ls /srv"  # the command that matched
@@ -79,7 +78,8 @@ def test_results_by_command_string_and_by_regex() -> None:
 
 
 def test_an_exact_command_wins_over_a_regex_and_regexes_match_at_the_start() -> None:
-    c = MockContext(run={re.compile("echo"): "regex", "echo hi": "exact"})
+    answers: dict[str | re.Pattern[str], Any] = {re.compile("echo"): "regex", "echo hi": "exact"}
+    c = MockContext(run=answers)
     assert c.run("echo hi").stdout == "exact"
     assert c.run("echo there").stdout == "regex"
     with pytest.raises(NotImplementedError):
