@@ -11,6 +11,7 @@ import collections
 import contextlib
 import contextvars
 import errno
+import functools
 import logging
 import re
 import stat
@@ -41,7 +42,7 @@ class _DeadSocketNoise(logging.Filter):
         return not (_TRANSFERRING.get() and record.msg == "socket.send() raised exception.")
 
 
-logging.getLogger("asyncio").addFilter(_DeadSocketNoise())
+_NOISE = _DeadSocketNoise()
 
 
 @contextlib.contextmanager
@@ -53,11 +54,18 @@ def quiet_dead_socket() -> Iterator[None]:
     warns for each. The transfer reports the lost connection itself, so they are noise.
     Tasks created inside the block inherit it; warnings of other code still show.
     """
+    _install_noise_filter()
     token = _TRANSFERRING.set(True)
     try:
         yield
     finally:
         _TRANSFERRING.reset(token)
+
+
+@functools.cache
+def _install_noise_filter() -> None:
+    """Add the filter to asyncio's logger once, on the first transfer (not at import)."""
+    logging.getLogger("asyncio").addFilter(_NOISE)
 
 
 Kind = Literal["file", "dir", "link", "other"]

@@ -28,8 +28,14 @@ __all__ = ["ConnectTarget", "OutputCallback", "SSHProcess", "SSHTransport", "Tra
 
 log = logging.getLogger("corral.transport")
 
-# asyncssh logs every channel at INFO; corral reports what matters itself.
-logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+@functools.cache
+def _quiet_library_logs() -> None:
+    """On first use: asyncssh logs every channel at INFO, and corral reports what matters
+    itself, so its level is WARNING unless the application (or `corral -d`) chose one."""
+    library = logging.getLogger("asyncssh")
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.WARNING)
 
 
 #: Receives a command's output: ("stdout" or "stderr", bytes).
@@ -129,6 +135,7 @@ class SSHTransport:
         cls, target: ConnectTarget, tunnel: SSHTransport | None = None, via: str | None = None
     ) -> SSHTransport:
         """Open, verify and authenticate a connection (through `tunnel`, bastion `via`)."""
+        _quiet_library_logs()
         _check_key_files(target)
         client = _Client(target.verifier)
         options: dict[str, Any] = {
