@@ -11,6 +11,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "corral"
 ALLOWED: dict[str, set[str]] = {
     "errors": {"result"},
     "result": set(),
+    # the events of a run: a leaf beside result, consumed by every output
+    "events": {"result"},
     "config": {"errors", "result"},
     "runner": {"config", "errors", "result"},
     # the transport implements the runner's Process interface (runner/process.py)
@@ -19,6 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "sync": {"remote", "transport", "runner", "config", "errors", "result"},
     "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
     "testing": {"testing"},
+    # the run journal and report: consumes events, reads config; the CLI and engine call it
+    "journal": {"events", "config", "errors", "result"},
 }
 # asyncssh is the transport's alone (the test kit's embedded *server* is the one exception)
 ASYNCSSH_IMPORTERS = {"transport", "testing.server"}

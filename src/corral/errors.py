@@ -25,7 +25,8 @@ CorralError
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
 │   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
-└── GroupException                     .result: GroupResult; str() is a per-host summary
+├── GroupException                     .result: GroupResult; str() is a per-host summary
+└── JournalError                       the run journal cannot be read or used (names it)
 ```
 
 Messages say what happened, to which host, and what to do next. Secrets never appear in them.
@@ -255,6 +256,10 @@ class GroupException(CorralError):
         self.result = result
 
 
+class JournalError(CorralError):
+    """The run journal could not be read or written; the message names it and what to do."""
+
+
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
@@ -278,6 +283,7 @@ __all__ = [
     "HostTimeout",
     "HostUnreachable",
     "InvalidHostError",
+    "JournalError",
     "KeyFileError",
     "RevokedHostKey",
     "TemplateError",
