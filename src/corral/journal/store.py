@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ HOST_STATUSES = ("pending", "running", "ok", "failed", "skipped", "interrupted")
 #: Hosts that --rerun-failed and @failed select: every one that did not end ok.
 NOT_OK = ("failed", "interrupted", "skipped", "pending", "running")
 PRUNE_EVERY = 86400.0  # retention runs at most once a day
-_PG_MIGRATION_LOCK = 0x636F7272616C  # "corral": one migrating process at a time
+_PG_LOCK = 0x636F7272616C  # "corral": one process at a time migrates or prunes
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,13 @@ class Store:
     def prepare(self) -> None:
         """Create or migrate the schema (a writer, before its first batch)."""
         with self._transaction() as connection:
-            if not self.is_sqlite:
-                connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+            self._serialise(connection)
             migrate(connection, self.location)
+
+    def _serialise(self, connection: Connection) -> None:
+        """Let one writer at a time migrate or prune (SQLite's BEGIN IMMEDIATE already does)."""
+        if not self.is_sqlite:
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK})"))
 
     def write(self, batch: Batch) -> None:
         """Write one batch of rows in one transaction."""
@@ -235,6 +240,7 @@ class Store:
             return 0
         now = time.time() if now is None else now
         with self._transaction() as connection:
+            self._serialise(connection)
             last = connection.execute(
                 select(meta.c.value).where(meta.c.key == "last_prune")
             ).scalar()
@@ -422,15 +428,21 @@ class Store:
             return VacuumReport(self.location, None, None)
         before = _file_size(self.path) if self.is_sqlite else None
         try:
-            with self.engine.connect() as connection:
-                if self.is_sqlite:
-                    connection.exec_driver_sql("VACUUM")
-                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                else:
+            if self.is_sqlite:  # outside any transaction: on the driver's own connection
+                raw = self.engine.raw_connection()
+                try:
+                    cursor = raw.cursor()
+                    cursor.execute("VACUUM")
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    cursor.close()
+                finally:
+                    raw.close()
+            else:
+                with self.engine.connect() as connection:
                     autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
                     for table in (runs, run_hosts, operations):
                         autocommit.exec_driver_sql(f"VACUUM ANALYZE {table.name}")
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             raise JournalError(f"journal {self.location}: {describe_error(exc)}") from exc
         after = _file_size(self.path) if self.is_sqlite else None
         return VacuumReport(self.location, before, after)
