@@ -158,7 +158,7 @@ def test_failed_hosts_are_those_that_failed_or_were_never_reached(
     assert journal.failed_hosts() == ("x-second", ["h2", "h4", "h5"])  # the latest run
     assert journal.failed_hosts("x-first") == ("x-first", ["z1"])
     run = journal.run("x-second")
-    never = [h for h in run.hosts if h.host == "h4"][0]
+    never = next(h for h in run.hosts if h.host == "h4")
     assert never.status == "skipped" and never.error and "not reached" in never.error
 
 
@@ -286,7 +286,7 @@ def test_check_vacuum_and_the_schema_version(journal_settings: JournalSettings) 
 
 
 def test_a_journal_from_a_newer_corral_is_refused(journal_settings: JournalSettings) -> None:
-    journal = _record(journal_settings, _run("n", NOW, {"h": "ok"}))
+    _record(journal_settings, _run("n", NOW, {"h": "ok"}))
     url = journal_settings.url or f"sqlite:///{journal_settings.path}"
     engine = create_engine(url)
     with engine.begin() as connection:

@@ -155,7 +155,14 @@ class Journal:
 
         self._is_disabled = True
         logger.debug("journal writer failed", exc_info=exc)
-        self._warn_once(f"{describe_error(exc)}; this run is not recorded")
+        cause = exc.__cause__ if isinstance(exc, JournalError) and exc.__cause__ else exc
+        reason = describe_error(cause)
+        prefix = f"journal {self.location}"
+        if reason.startswith(prefix):  # our own JournalError: say it once, without the name
+            reason = reason[len(prefix) :].lstrip(": ")
+        if "damaged" in reason:
+            reason += "; move the file away to start a new journal"
+        self._warn_once(f"{reason}; this run is not recorded")
         while True:  # drop what is queued: nobody will write it
             try:
                 self._queue.get_nowait()
@@ -167,8 +174,7 @@ class Journal:
             return
         self._has_warned = True
         location = hide_password(self.location)
-        text = message.replace(location, "")
-        self._warn(f"corral: warning: journal {location}: {text} (the run goes on)")
+        self._warn(f"corral: warning: journal {location}: {message} (the run goes on)")
 
     # -- reading -----------------------------------------------------------------------
 
