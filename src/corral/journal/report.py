@@ -202,13 +202,16 @@ def _timeline(run: RunDetail, tz: tzinfo | None) -> str:
     row = 16.0 if count <= 40 else max(0.6, min(8.0, 600.0 / count))  # 1,000 hosts: 600 tall
     has_labels = row >= 12
     left = 150.0 if has_labels else 0.0
+    gap = row * 0.12 if has_labels else 0.0  # dense rows touch: a band per host
     width = 1000.0
     plot = width - left - 10
     top = 4.0
     height = top + count * row + 22
     out = [
         f'<svg class="timeline" id="timeline-svg" viewBox="0 0 {width:.0f} {height:.1f}" '
-        f'role="img" aria-label="timeline of {count} hosts">'
+        f'role="img" aria-label="timeline of {count} hosts"'
+        + ("" if has_labels else ' shape-rendering="crispEdges"')  # dense rows stay sharp
+        + ">"
     ]
     for tick in range(5):
         x = left + plot * tick / 4
@@ -236,7 +239,7 @@ def _timeline(run: RunDetail, tz: tzinfo | None) -> str:
             )
         out.append(
             f'<rect class="bar-{_e(host.status)}" data-host="{_e(host.host)}" x="{x:.2f}" '
-            f'y="{y + row * 0.12:.2f}" width="{w:.2f}" height="{row * 0.76:.2f}" rx="1">'
+            f'y="{y + gap:.2f}" width="{w:.2f}" height="{row - 2 * gap:.2f}">'
             f"<title>{_e(title)}</title></rect>"
         )
     out.append("</svg>")
