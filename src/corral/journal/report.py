@@ -215,7 +215,8 @@ def _timeline(run: RunDetail, tz: tzinfo | None) -> str:
     ]
     for tick in range(5):
         x = left + plot * tick / 4
-        label = format_time(start + span * tick / 4, tz)[11:]
+        offset = span * tick / 4  # the start's clock time, then seconds after it
+        label = format_time(start, tz)[11:] if tick == 0 else f"+{format_duration(offset)}"
         out.append(
             f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 18:.1f}"/>'
             f'<text class="axis" x="{x:.1f}" y="{height - 4:.1f}" '
