@@ -169,14 +169,14 @@ def test_the_search_box_filters_hosts_by_name_and_output(browser: Any, tmp_path:
 def test_hostile_output_host_names_and_errors_render_as_text(browser: Any, tmp_path: Path) -> None:
     page = _open(browser, tmp_path, _hostile_run(tmp_path))
     try:
-        page.hover(f'#failures article[data-host={json.dumps(HOSTILE_HOST)}]')
-        page.click(f'details.host[data-name={json.dumps(HOSTILE_HOST)}] > summary')
+        page.hover(f"#failures article[data-host={json.dumps(HOSTILE_HOST)}]")
+        page.click(f"details.host[data-name={json.dumps(HOSTILE_HOST)}] > summary")
         assert page.evaluate("window.__pwned") is None
         assert page.locator("main img").count() == 0
         assert page.locator("main b[onmouseover]").count() == 0
         web001 = page.locator('details.host[data-name="web001"] pre')
         assert HOSTILE in web001.text_content()  # (closed <details>: not rendered, still text)
-        evil = page.locator(f'#failures article[data-host={json.dumps(HOSTILE_HOST)}]')
+        evil = page.locator(f"#failures article[data-host={json.dumps(HOSTILE_HOST)}]")
         assert HOSTILE_HOST in evil.inner_text()
         assert f"</pre></div>{HOSTILE}" in evil.locator(".error").inner_text()
         page.fill("#search", "window.__pwned = 1")  # the search finds it as the text it is

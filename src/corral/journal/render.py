@@ -68,31 +68,52 @@ def _status(status: str) -> Text:
 def render_history(
     runs: list[RunSummary], console: Console, *, location: str = "", tz: tzinfo | None = None
 ) -> None:
-    """Print the runs as a table: id, when, who, what, hosts, duration, exit status."""
+    """Print the runs as a table: id, when, who, what, hosts per outcome, time, status."""
     if not runs:
         where = f" in {location}" if location else ""
         console.print(f"no runs recorded{escape(where)}", highlight=False)
         return
-    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
-    table.add_column("RUN", no_wrap=True)
-    table.add_column("STARTED", no_wrap=True)
-    table.add_column("USER")
-    table.add_column("WHAT", overflow="ellipsis", no_wrap=True, max_width=40)
-    table.add_column("HOSTS")
-    table.add_column("TIME", justify="right", no_wrap=True)
-    table.add_column("EXIT", justify="right")
-    table.add_column("STATUS")
-    for run in runs:
-        table.add_row(
+    has_interrupted = any(run.counts.get("interrupted") for run in runs)
+    statuses = [_status(run.status) for run in runs]
+    for run, status in zip(runs, statuses, strict=True):
+        if run.exit_status:
+            status.append(f" ({run.exit_status})")
+    names = ["ok", "failed", "skipped", *(["interrupted"] if has_interrupted else [])]
+    rows = [
+        [
             run.run_id,
-            format_time(run.started_at, tz),
+            format_time(run.started_at, tz)[5:16],  # 12-01 21:05
             run.user,
             run.what,
-            format_counts(run.counts),
+            *(str(run.counts.get(name, 0)) for name in names),
             format_duration(run.duration),
-            "-" if run.exit_status is None else str(run.exit_status),
-            _status(run.status),
-        )
+        ]
+        for run in runs
+    ]
+    headers = ["RUN", "STARTED", "USER", "WHAT", "OK", "FAIL", "SKIP"]
+    headers += ["INT"] if has_interrupted else []
+    headers += ["TIME", "STATUS"]
+    # every column keeps its width but WHAT, which is cut (with …) to what the line has left
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:-1])]
+    widths.append(max(len(headers[-1]), *(len(s) for s in statuses)))
+    fixed = sum(widths) - widths[3] + 2 * (len(headers) - 1)
+    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
+    for header in headers:
+        if header == "WHAT":
+            table.add_column(
+                header, no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - fixed)
+            )
+        else:
+            style = {"OK": "ok", "FAIL": "failed", "INT": "interrupted"}.get(header, "")
+            is_number = header in ("OK", "FAIL", "SKIP", "INT", "TIME")
+            table.add_column(
+                header,
+                no_wrap=True,
+                style=STATUS_STYLE.get(style, ""),
+                justify="right" if is_number else "left",
+            )
+    for row, status in zip(rows, statuses, strict=True):
+        table.add_row(*row, status)
     console.print(table)
 
 
@@ -157,7 +178,9 @@ def render_run(run: RunDetail, console: Console, *, tz: tzinfo | None = None) ->
                 console.print(Text(f"    {host.error_type or 'error'}: {host.error}"))
             tail = host.output[-SHOW_TAIL:]
             if tail:
-                console.print(Text(f"    last {len(tail)} lines of output:", style="dim"))
+                older = len(host.output) - len(tail) + host.output_dropped
+                more = f" ({older} earlier not shown)" if older else ""
+                console.print(Text(f"    last {len(tail)} lines of output{more}:", style="dim"))
                 for stream, output in tail:
                     style = "red" if stream == "stderr" else ""
                     console.print(Text(f"    | {output}", style=style))
@@ -178,6 +201,9 @@ def render_run(run: RunDetail, console: Console, *, tz: tzinfo | None = None) ->
             console.print(
                 Text(f"  {name}: {op.operation}" + (f" ({op.message})" if op.message else ""))
             )
+            for line in (op.diff or "").splitlines():
+                style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+                console.print(Text(f"    {line}", style=style))
 
 
 def write_run_json(run: RunDetail, out: TextIO) -> None:
