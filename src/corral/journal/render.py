@@ -201,9 +201,10 @@ def render_run(run: RunDetail, console: Console, *, tz: tzinfo | None = None) ->
             console.print(
                 Text(f"  {name}: {op.operation}" + (f" ({op.message})" if op.message else ""))
             )
-            for line in (op.diff or "").splitlines():
-                style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-                console.print(Text(f"    {line}", style=style))
+            for change in (op.diff or "").splitlines():
+                style = "green" if change.startswith("+") else ""
+                style = "red" if change.startswith("-") else style
+                console.print(Text(f"    {change}", style=style))
 
 
 def write_run_json(run: RunDetail, out: TextIO) -> None:
