@@ -131,6 +131,11 @@ def test_history_lists_newest_first_with_counts_and_filters(
         return [r.run_id for r in journal.history(**filters)]
 
     assert ids(host="web1") == ["b-mid", "a-old"]
+    with pytest.MonkeyPatch.context() as patch:  # the plan for a host found in many runs
+        patch.setattr("corral.journal.store.FEW_RUNS", 1)
+        assert ids(host="web1") == ["b-mid", "a-old"]
+        assert ids(host="web*", limit=2) == ["c-new", "b-mid"]
+        assert ids(host="web1", status="failed") == ["b-mid"]
     assert ids(host="web*") == ["c-new", "b-mid", "a-old"]
     assert ids(host="web1", status="failed") == ["b-mid"]
     assert ids(status="failed") == ["b-mid"]
