@@ -8,6 +8,7 @@ goes on unharmed. SQLAlchemy is imported by the writer thread and by the history
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import sys
@@ -120,8 +121,8 @@ class Journal:
             from .store import Store  # SQLAlchemy: imported here, off the caller's path
 
             store = Store(self.settings, write=True)
-            store.prepare()
-            store.apply_retention()
+            self._patiently(store, store.prepare)
+            self._patiently(store, store.apply_retention)
             book = RunBook(
                 tail_lines=self.settings.tail_lines,
                 tail_bytes=self.settings.tail_bytes,
@@ -142,13 +143,33 @@ class Journal:
                         book.apply(item)  # type: ignore[arg-type]
                 batch = book.take()
                 if batch:
-                    store.write(batch)
+                    self._patiently(store, functools.partial(store.write, batch))
                 self.written += len(events) - is_stopping
         except Exception as exc:
             self._fail(exc)
         finally:
             if store is not None:
                 store.close()
+
+    def _patiently(self, store: Store, action: Callable[[], object]) -> None:
+        """Run a database action; when it finds the journal locked, try again as long as other
+        writers commit meanwhile (a busy journal, not a stuck lock), and give up otherwise.
+
+        SQLite's busy handler polls, it does not queue: with dozens of corrals writing on a
+        loaded machine a writer can lose the race for longer than busy_timeout while every
+        other one makes progress. Only a lock that nobody uses for a whole busy_timeout (a
+        process holding it) switches the journal off.
+        """
+        from .store import is_locked
+
+        while True:
+            mark = store.activity()
+            try:
+                action()
+                return
+            except Exception as exc:
+                if self._is_disabled or not is_locked(exc) or store.activity() == mark:
+                    raise
 
     def _fail(self, exc: BaseException) -> None:
         from .store import describe_error

@@ -36,7 +36,16 @@ from sqlalchemy.pool import NullPool
 
 from ..errors import JournalError
 from .records import HostRecord, OperationRecord, RunDetail, RunSummary
-from .schema import check_version, current_version, meta, migrate, operations, run_hosts, runs
+from .schema import (
+    SCHEMA_VERSION,
+    check_version,
+    current_version,
+    meta,
+    migrate,
+    operations,
+    run_hosts,
+    runs,
+)
 from .settings import JournalSettings
 from .state import Batch
 
@@ -88,6 +97,12 @@ class VacuumReport:
     bytes_after: int | None
 
 
+def is_locked(exc: BaseException) -> bool:
+    """True when the error is another process's lock outlasting the busy timeout."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    return "database is locked" in str(getattr(cause, "orig", None) or cause)
+
+
 def describe_error(exc: BaseException) -> str:
     """Say in a few words what went wrong with the database (locked, read-only, full, ...)."""
     if isinstance(exc, JournalError):
@@ -111,6 +126,26 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(original, OSError):
         return original.strerror or type(original).__name__
     return f"{type(original).__name__}: {message}" if message else type(original).__name__
+
+
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch the database to WAL (a lasting setting of the file), waiting for other writers.
+
+    Switching needs the database to itself, and SQLite reports "database is locked" at once,
+    without its busy handler, while another process holds it (20 corrals creating one
+    journal at the same moment): retry until the busy timeout.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _file_size(path: Path) -> int:
@@ -142,19 +177,18 @@ class Store:
         else:
             url = f"sqlite:///file:{path}?mode=ro&uri=true"  # a reader never creates the file
         self.path = path
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"timeout": settings.busy_timeout}
-        )
-        busy_ms = int(settings.busy_timeout * 1000)
+        # the default pool keeps the connection: one open (and one WAL check) per process
+        engine = create_engine(url, connect_args={"timeout": settings.busy_timeout})
+        busy_timeout = settings.busy_timeout
         write = self.is_writer
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if write:
-                cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+                _use_wal(cursor, busy_timeout)  # readers never block the writer
                 cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL-safe
             cursor.close()
 
@@ -162,9 +196,23 @@ class Store:
         def _begin(connection: Connection) -> None:
             # IMMEDIATE takes the write lock at once: a writer waits (busy_timeout) instead of
             # failing when a read turns into a write while another process writes.
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            is_read = connection.get_execution_options().get("journal_read", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write and not is_read else "BEGIN")
 
         return engine
+
+    def activity(self) -> object:
+        """A mark that changes when any process commits (SQLite: the files' stamps)."""
+        if not self.is_sqlite:
+            return None
+        marks: list[tuple[int, int] | None] = []
+        for path in (self.path, Path(f"{self.path}-wal")):
+            try:
+                stat = path.stat()
+                marks.append((stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                marks.append(None)
+        return tuple(marks)
 
     @property
     def exists(self) -> bool:
@@ -172,10 +220,14 @@ class Store:
         return not self.is_sqlite or self.path.exists()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, *, read: bool = False) -> Iterator[Connection]:
+        """A transaction; `read=True` takes no write lock (a writer's look before it locks)."""
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                if read:
+                    connection = connection.execution_options(journal_read=True)
+                with connection.begin():
+                    yield connection
         except JournalError:
             raise
         except SQLAlchemyError as exc:
@@ -191,6 +243,13 @@ class Store:
         """Create or migrate the schema (a writer, before its first batch)."""
         if self.is_sqlite:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Look first without the write lock: the schema is usually there already, and 20
+        # corrals starting at once should not queue for a lock only to find that out.
+        with self._transaction(read=True) as connection:
+            version = current_version(connection)
+        check_version(version, self.location)
+        if version == SCHEMA_VERSION:
+            return
         with self._transaction() as connection:
             self._serialise(connection)
             migrate(connection, self.location)
@@ -241,6 +300,12 @@ class Store:
         if days is None:
             return 0
         now = time.time() if now is None else now
+        with self._transaction(read=True) as connection:  # usually: done today already
+            last = connection.execute(
+                select(meta.c.value).where(meta.c.key == "last_prune")
+            ).scalar()
+        if last is not None and now - float(last) < PRUNE_EVERY:
+            return 0
         with self._transaction() as connection:
             self._serialise(connection)
             last = connection.execute(
