@@ -43,6 +43,7 @@ def _warnings(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("corral: warning: journal")]
 
 
+@pytest.mark.timeout(600)  # 20 Python processes starting at once on 2 shared cores
 @pytest.mark.parametrize("writers", [2, 20])
 def test_concurrent_writers_lose_and_corrupt_nothing(
     journal_settings: JournalSettings, writers: int
