@@ -16,6 +16,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "corral"
 ALLOWED: dict[str, set[str]] = {
     "errors": {"result"},
     "result": set(),
+    # the events of a run: a leaf beside result, consumed by every output
+    "events": {"result"},
     "config": {"errors", "result"},
     "runner": {"config", "errors", "result"},
     # the transport implements the runner's Process interface structurally: no import
@@ -25,6 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
     # the test kit sits above the public API (corral, corral.aio), and uses only that
     "testing": {"testing", "aio"},
+    # the run journal and report: consumes events, reads config; the CLI and engine call it
+    "journal": {"events", "config", "errors", "result"},
 }
 # asyncssh is the transport's alone; the test kit's embedded SSH server is quarantined
 ASYNCSSH_IMPORTERS = {"transport", "testing.fleet.embedded"}

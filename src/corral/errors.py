@@ -34,7 +34,8 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
 │   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
-└── GroupException                     .result: GroupResult; str() is a per-host summary
+├── GroupException                     .result: GroupResult; str() is a per-host summary
+└── JournalError                       the run journal cannot be read or used (names it)
 ```
 
 Messages say what happened, to which host, and what to do next. Secrets never appear in them.
@@ -359,6 +360,10 @@ class GroupException(CorralError):
         self.exit_code = common if common is not None else 1
 
 
+class JournalError(CorralError):
+    """The run journal could not be read or written; the message names it and what to do."""
+
+
 __all__ = [
     "AuthFailure",
     "AuthenticationError",
@@ -383,6 +388,7 @@ __all__ = [
     "HostTimeout",
     "HostUnreachable",
     "InvalidHostError",
+    "JournalError",
     "KeyFileError",
     "ResponseNotAccepted",
     "RevokedHostKey",

@@ -40,4 +40,16 @@ def global_defaults() -> dict[str, Any]:
         # Channels open at once on one connection (sshd's MaxSessions defaults to 10).
         "max_sessions": 10,
         "sudo": {"password": None, "prompt": None, "user": None},
+        # The run journal (corral.journal): every run's hosts, outcomes and output tails.
+        "journal": {
+            "enabled": True,
+            # None: $XDG_STATE_HOME/corral/journal.db (~/.local/state/corral/journal.db)
+            "path": None,
+            # A database URL instead of the file, e.g. postgresql+psycopg://corral@db/corral
+            "url": None,
+            "tail_lines": 200,  # last lines of output kept per host ...
+            "tail_bytes": 65536,  # ... and at most this many bytes of them
+            "retention_days": 90,  # runs older than this are pruned (at most once a day)
+            "busy_timeout": 5.0,  # seconds to wait for another writer's lock
+        },
     }

@@ -64,10 +64,22 @@ EXPECTED: dict[str, tuple[str, Check]] = {
         "a key file path or a list of them",
         lambda v: _is_text(v) or (isinstance(v, list) and all(_is_text(p) for p in v)),
     ),
+    "journal.path": ("a file path or null", _or_null(_is_text)),
+    "journal.url": ("a database URL or null", _or_null(_is_text)),
+    "journal.tail_lines": (
+        "a whole number of lines >= 0",
+        lambda v: isinstance(v, int) and not _is_bool(v) and v >= 0,
+    ),
+    "journal.tail_bytes": (
+        "a whole number of bytes >= 0",
+        lambda v: isinstance(v, int) and not _is_bool(v) and v >= 0,
+    ),
+    "journal.retention_days": ("a positive number of days or null", _or_null(_is_positive)),
+    "journal.busy_timeout": ("a positive number of seconds", _is_positive),
 }
 
 #: Sections whose keys are all corral's own: an unknown key there is a typo.
-CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo"})
+CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo", "journal"})
 
 
 def _from_default(default: Any) -> tuple[str, Check] | None:
