@@ -455,3 +455,30 @@ def test_aes_gcm_is_preferred_where_the_cpu_has_aes(fleet: SSHDFleet, config: Co
         assert transport is not None
         cipher = transport.tunnel_connection().get_extra_info("send_cipher")
     assert cipher == ("aes128-gcm@openssh.com" if has_aes else "chacha20-poly1305@openssh.com")
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["touch {d}/one; touch {d}/two", "touch {d}/one\ntouch {d}/two", "false || touch {d}/one"],
+    ids=["semicolon", "lines", "or"],
+)
+def test_no_part_of_a_command_runs_when_its_cd_fails(
+    fleet: SSHDFleet, config: Config, command: str
+) -> None:
+    import shutil
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="corral-cd-", dir="/tmp"))
+    where.chmod(0o777)  # the hosts' login user writes here (the hosts are this machine)
+    try:
+        with Connection(fleet.hosts[0].alias, config=config) as c:
+            with c.cd("/nonexistent-dir"):
+                result = c.run(command.format(d=where), warn=True, hide=True)
+            with c.prefix("false"):
+                c.run(command.format(d=where), warn=True, hide=True)
+            assert result.failed
+            assert list(where.iterdir()) == []  # no part of it ran
+            c.run(command.format(d=where), warn=True, hide=True)  # with no guard, it writes
+            assert (where / "one").exists()
+    finally:
+        shutil.rmtree(where, ignore_errors=True)

@@ -145,3 +145,23 @@ def test_kill_script_rejects_unsafe_input(run_id: str, sig: str) -> None:
 
     with pytest.raises(ValueError):
         kill_script(run_id, sig)
+
+
+@pytest.mark.parametrize(
+    ("command", "wrapped"),
+    [
+        ("make", "cd /srv && make"),
+        ("a && b | c > d", "cd /srv && a && b | c > d"),
+        ("rm -rf build; make", "cd /srv && { rm -rf build; make\n}"),
+        ("test -f x || rm -rf y", "cd /srv && { test -f x || rm -rf y\n}"),
+        ("sleep 9 & wait", "cd /srv && { sleep 9 & wait\n}"),
+        ("echo one\necho two", "cd /srv && { echo one\necho two\n}"),
+        ("echo hi # a comment", "cd /srv && echo hi # a comment"),
+        ("echo hi; # a comment", "cd /srv && { echo hi; # a comment\n}"),
+    ],
+)
+def test_a_list_under_cd_is_grouped_so_no_part_runs_when_cd_fails(
+    command: str, wrapped: str
+) -> None:
+    assert wrap(command, cwd="/srv") == wrapped
+    assert wrap(command) == command  # nothing to guard without cd() or prefix()

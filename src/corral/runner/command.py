@@ -88,12 +88,22 @@ def env_prefix(env: Env) -> str:
     return f"export {pairs} && "
 
 
+#: Shell text that `&&` would not guard whole: a newline, `;`, `||` or a lone `&`.
+_LIST = re.compile(r"\n|;|\|\||(?<!&)&(?!&)")
+
+
 def wrap(command: str, *, cwd: str | None = None, prefixes: Sequence[str] = ()) -> str:
-    """Apply a working directory and prefix commands: `cd D && p1 && p2 && command`."""
+    """Apply a working directory and prefix commands: `cd D && p1 && p2 && command`.
+
+    A command that is a list (`a; b`, `a || b`, several lines) is grouped, `cd D && { a; b
+    }`, so that no part of it runs when the `cd` or a prefix failed.
+    """
     parts = []
     if cwd is not None:
         parts.append(f"cd {quote_path(check_text(cwd, f'cd() path {cwd!r}'))}")
     parts.extend(check_text(prefix, f"prefix() command {prefix!r}") for prefix in prefixes)
+    if parts and _LIST.search(command):
+        command = "{ " + command + "\n}"
     parts.append(command)
     return " && ".join(parts)
 
