@@ -12,12 +12,15 @@ ALLOWED: dict[str, set[str]] = {
     "errors": {"result"},
     "result": set(),
     "config": {"errors", "result"},
+    # inventories, selection, ranges: pure and local, just above config (nothing connects)
+    "inventory": {"config", "errors", "result"},
     "runner": {"config", "errors", "result"},
     # the transport implements the runner's Process interface (runner/process.py)
     "transport": {"config", "errors", "result", "runner.process", "runner.command"},
-    "remote": {"transport", "runner", "config", "errors", "result"},
-    "sync": {"remote", "transport", "runner", "config", "errors", "result"},
-    "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
+    # remote builds Connections and Groups from inventory hosts (remote/inventory.py)
+    "remote": {"transport", "runner", "inventory", "config", "errors", "result"},
+    "sync": {"remote", "transport", "runner", "inventory", "config", "errors", "result"},
+    "tasks": {"sync", "remote", "runner", "transport", "inventory", "config", "errors", "result"},
     "testing": {"testing"},
 }
 # asyncssh is the transport's alone (the test kit's embedded *server* is the one exception)

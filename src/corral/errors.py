@@ -5,6 +5,9 @@ CorralError
 ├── ConfigError(ValueError)            bad configuration: names the key (and file)
 │   └── InvalidHostError               a host string that cannot be parsed
 ├── CollectionNotFound                 no corralfile: says where it looked
+├── InventoryError                     a bad inventory: names the source (file:line) and the entry
+│   ├── DynamicInventoryError          an inventory script or hook failed, hung or printed garbage
+│   └── SelectionError                 a pattern names nothing or selects no host (closest names)
 ├── HostError                          .host; the host is in every message
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
@@ -15,6 +18,7 @@ CorralError
 │   │   └── KeyFileError               a client key file missing or unreadable
 │   ├── ForwardError                   a port forward: the port is taken, or the server refused
 │   ├── ConnectionLost                 an open connection died (mid-command: partial output kept)
+│   ├── FactsError                     the facts probe could not run on the host
 │   ├── Failure                        .result: the command ran and did not succeed
 │   │   ├── UnexpectedExit             non-zero exit status (and warn=False)
 │   │   ├── AuthFailure                sudo refused: wrong or missing password, not allowed
@@ -53,6 +57,53 @@ class InvalidHostError(ConfigError):
 
 class CollectionNotFound(CorralError):
     """No corralfile (or the collection named with -c) was found; the message says where."""
+
+
+class InventoryError(CorralError):
+    """An inventory source is malformed or inconsistent; nothing was connected to.
+
+    `source` names the file (or script, hook), `line` the line when there is one, and
+    `entry` the host, group or key concerned.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        entry: str | None = None,
+    ) -> None:
+        where = source or ""
+        if source and line is not None:
+            where = f"{source}:{line}"
+        prefix = f"{where}: " if where else ""
+        if entry:
+            prefix += f"{entry}: "
+        super().__init__(prefix + message)
+        self.source = source
+        self.line = line
+        self.entry = entry
+        self.reason = message
+
+
+class DynamicInventoryError(InventoryError):
+    """An inventory script or hook failed, timed out, or returned something unreadable."""
+
+
+class SelectionError(InventoryError):
+    """A host pattern names an unknown host or group, or selects no host at all.
+
+    `suggestions` holds the closest known names (for "did you mean").
+    """
+
+    def __init__(self, message: str, *, pattern: str, suggestions: tuple[str, ...] = ()) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(message + hint, entry=f"pattern {pattern!r}")
+        self.pattern = pattern
+        self.suggestions = suggestions
+        #: The message without the pattern and the suggestions.
+        self.detail = message
 
 
 class HostError(CorralError):
@@ -146,6 +197,10 @@ class ConnectionLost(HostError):
         self.command = command
         self.stdout = stdout
         self.stderr = stderr
+
+
+class FactsError(HostError):
+    """The facts probe did not run on a host (its shell failed before the probe's end)."""
 
 
 class Failure(HostError):
@@ -267,6 +322,8 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "CorralError",
+    "DynamicInventoryError",
+    "FactsError",
     "Failure",
     "ForwardError",
     "GatewayError",
@@ -278,8 +335,10 @@ __all__ = [
     "HostTimeout",
     "HostUnreachable",
     "InvalidHostError",
+    "InventoryError",
     "KeyFileError",
     "RevokedHostKey",
+    "SelectionError",
     "TemplateError",
     "TransferError",
     "UnexpectedExit",

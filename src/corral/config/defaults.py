@@ -55,4 +55,7 @@ def global_defaults() -> dict[str, Any]:
         # Channels open at once on one connection (sshd's MaxSessions defaults to 10).
         "max_sessions": 10,
         "sudo": {"password": None, "prompt": None, "user": None},
+        # Inventory sources (paths relative to the project, "@ssh_config", "pkg.mod:function"),
+        # a hook's module path, and how long a dynamic inventory script may take.
+        "inventory": {"sources": [], "hook": None, "script_timeout": 30},
     }

@@ -65,6 +65,15 @@ EXPECTED: dict[str, tuple[str, Check]] = {
         "a string or null",
         _or_null(lambda v: isinstance(v, str | Secret)),
     ),
+    "inventory.sources": (
+        "an inventory path (or a list of them)",
+        lambda v: _is_text(v) or (isinstance(v, list | tuple) and all(_is_text(p) for p in v)),
+    ),
+    "inventory.hook": (
+        "a hook's module path 'package.module:function' or null",
+        _or_null(_is_text),
+    ),
+    "inventory.script_timeout": ("a positive number of seconds", _is_positive),
     "connect_kwargs.key_filename": (
         "a key file path or a list of them",
         lambda v: _is_text(v) or (isinstance(v, list) and all(_is_text(p) for p in v)),
@@ -72,7 +81,7 @@ EXPECTED: dict[str, tuple[str, Check]] = {
 }
 
 #: Sections whose keys are all corral's own: an unknown key there is a typo.
-CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo"})
+CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo", "inventory"})
 
 
 def _from_default(default: Any) -> tuple[str, Check] | None:

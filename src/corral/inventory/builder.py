@@ -1,0 +1,539 @@
+"""`InventoryBuilder`: what the sources fill in (groups, hosts, vars, labels and settings, each
+with where it came from), and its resolution into an `Inventory`.
+
+Resolution checks that every child group is defined and that children form no cycle, puts
+groups without a parent under "all" and hosts without a group in "ungrouped", and merges
+each host's vars in Ansible's order: groups by (depth, ansible_group_priority, name), so
+all < group < child group, then the host's own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ..config import Secret
+from ..config.defaults import SECRET_KEYS, global_defaults
+from ..config.schema import validate
+from ..errors import ConfigError, InventoryError
+from .model import ALL, UNGROUPED, Inventory, InventoryGroup, InventoryHost, Origin
+from .settings import (
+    ANSIBLE_CONFIG,
+    ANSIBLE_IGNORED,
+    ANSIBLE_SECRETS,
+    ANSIBLE_SETTINGS,
+    ANSIBLE_SSH_ARGS,
+    GROUP_NAME,
+    HOST_NAME,
+    IDENTIFIER,
+    check_setting,
+    parse_ssh_args,
+)
+
+log = logging.getLogger("corral.inventory")
+
+Entry = tuple[Any, Origin]
+
+#: Top-level config keys a var may not set: they shape the Connection, which the inventory's
+#: own settings (address, port, user, key_file, gateway) configure. A var `port: 8080` stays
+#: a var (an application's port), never the SSH port.
+RESERVED_CONFIG_KEYS = frozenset(
+    {
+        "user",
+        "port",
+        "gateway",
+        "connect_kwargs",
+        "forward_agent",
+        "ssh_config_path",
+        "load_ssh_configs",
+        "user_ssh_path",
+        "system_ssh_path",
+        "host_key_policy",
+        "inline_ssh_env",
+        "inventory",
+    }
+)
+_CONFIG_KEYS = frozenset(global_defaults()) - RESERVED_CONFIG_KEYS
+#: The var that carries labels in formats that have none (Ansible's, and our JSON output).
+LABELS_VAR = "corral_labels"
+
+
+@dataclass
+class Draft:
+    """A host or group as the sources describe it, before resolution."""
+
+    name: str
+    origin: Origin
+    vars: dict[str, Entry] = field(default_factory=dict)
+    labels: dict[str, Entry] = field(default_factory=dict)
+    #: Settings given as such (corral's format): they beat ones read from ansible_* vars.
+    settings: dict[str, Entry] = field(default_factory=dict)
+    #: Settings read from ansible_* vars.
+    derived: dict[str, Entry] = field(default_factory=dict)
+    #: Config keys set through ansible_* vars: (section, key) -> value.
+    config: dict[tuple[str, str], Entry] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        return f"host {self.name}"
+
+    def at(self, origin: Origin) -> Origin:
+        """Return `origin` with this draft as its scope."""
+        return Origin(origin.source, origin.line, self.scope)
+
+
+@dataclass
+class HostDraft(Draft):
+    """A host as described so far."""
+
+
+@dataclass
+class GroupDraft(Draft):
+    """A group as described so far; `defined` is False while it is only referred to."""
+
+    hosts: dict[str, None] = field(default_factory=dict)
+    children: dict[str, Origin] = field(default_factory=dict)
+    defined: bool = False
+
+    @property
+    def scope(self) -> str:
+        return "all" if self.name == ALL else f"group {self.name}"
+
+
+def _secret_vars(name: str, value: Any) -> Any:
+    """Wrap the secrets inside a config-shaped var (`sudo: {password: ...}`) in Secret."""
+    if not isinstance(value, Mapping):
+        return value
+    keys = [key for dotted in SECRET_KEYS for section, _, key in [dotted.partition(".")]
+            if section == name]  # fmt: skip
+    if not any(isinstance(value.get(k), str) for k in keys):
+        return value
+    return {k: Secret(v) if k in keys and isinstance(v, str) else v for k, v in value.items()}
+
+
+class InventoryBuilder:
+    """Collects what sources describe; `build()` resolves it into an Inventory."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, GroupDraft] = {}
+        self.hosts: dict[str, HostDraft] = {}
+        self.warnings: list[str] = []
+        self._unused: dict[str, tuple[Origin, int, str]] = {}
+        implicit = Origin("(implicit)")
+        self.group(ALL, implicit).defined = True
+        self.group(UNGROUPED, implicit).defined = True
+
+    # ------------------------------------------------------------------ filling in
+
+    def group(self, name: str, origin: Origin, *, define: bool = True) -> GroupDraft:
+        """Return the group of this name (made on first mention); `define`: it is declared here."""
+        draft = self.groups.get(name)
+        if draft is None:
+            if not isinstance(name, str) or not GROUP_NAME.match(name):
+                raise InventoryError(
+                    "not a valid group name (letters, digits, '_', '-', '.'; "
+                    "':' and ',' separate host patterns)",
+                    source=origin.source,
+                    line=origin.line,
+                    entry=f"group {name!r}",
+                )
+            draft = GroupDraft(name, origin)
+            draft.origin = draft.at(origin)
+            self.groups[name] = draft
+        if define and not draft.defined:
+            draft.defined = True
+            draft.origin = draft.at(origin)
+        return draft
+
+    def host(self, name: str, origin: Origin) -> HostDraft:
+        """Return the host of this name (made on first mention)."""
+        draft = self.hosts.get(name)
+        if draft is None:
+            if not isinstance(name, str) or not HOST_NAME.match(name):
+                raise InventoryError(
+                    "not a valid host name (letters, digits, '_', '.', '-', ':')",
+                    source=origin.source,
+                    line=origin.line,
+                    entry=f"host {name!r}",
+                )
+            draft = HostDraft(name, origin)
+            draft.origin = draft.at(origin)
+            self.hosts[name] = draft
+        return draft
+
+    def add_member(self, group: GroupDraft, host: HostDraft) -> None:
+        """Put a host in a group."""
+        group.hosts[host.name] = None
+
+    def add_child(self, parent: GroupDraft, child: str, origin: Origin) -> GroupDraft:
+        """Make `child` a child group of `parent` (declared here or elsewhere)."""
+        draft = self.group(child, origin, define=False)
+        parent.children.setdefault(child, parent.at(origin))
+        return draft
+
+    def set_var(self, draft: Draft, name: Any, value: Any, origin: Origin) -> None:
+        """Set a var on a host or group; ansible_* connection vars also set its settings."""
+        where = draft.at(origin)
+        if not isinstance(name, str) or not IDENTIFIER.match(name):
+            raise InventoryError(
+                f"var name {name!r} is not an identifier "
+                "(letters, digits and '_', not starting with a digit)",
+                source=origin.source,
+                line=origin.line,
+                entry=draft.scope,
+            )
+        if name.startswith("ansible_"):
+            self._ansible_var(draft, name, value, where)
+            if name in ANSIBLE_SECRETS and value is not None:
+                value = Secret(str(value))
+        elif name == LABELS_VAR:
+            if not isinstance(value, Mapping):
+                raise InventoryError(
+                    f"{LABELS_VAR} must be a mapping of labels, got {type(value).__name__}",
+                    source=origin.source,
+                    line=origin.line,
+                    entry=draft.scope,
+                )
+            for key, label in value.items():
+                self.set_label(draft, key, label, origin)
+            return
+        elif name in _CONFIG_KEYS:
+            try:
+                validate({name: value}, f"{where}")
+            except ConfigError as exc:
+                raise InventoryError(
+                    str(exc).removeprefix(f"{where}: "),
+                    source=origin.source,
+                    line=origin.line,
+                    entry=draft.scope,
+                ) from exc
+            value = _secret_vars(name, value)
+        draft.vars[name] = (value, where)
+
+    def set_label(self, draft: Draft, key: Any, value: Any, origin: Origin) -> None:
+        """Set a label (a string matched by `key=value` selections) on a host or group."""
+        if not isinstance(key, str) or not IDENTIFIER.match(key):
+            raise InventoryError(
+                f"label name {key!r} is not an identifier (letters, digits and '_')",
+                source=origin.source,
+                line=origin.line,
+                entry=draft.scope,
+            )
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
+        if not isinstance(value, str):
+            raise InventoryError(
+                f"label {key}: expected a string, number or true/false, got {type(value).__name__}",
+                source=origin.source,
+                line=origin.line,
+                entry=draft.scope,
+            )
+        draft.labels[key] = (value, draft.at(origin))
+
+    def set_setting(self, draft: Draft, key: str, value: Any, origin: Origin) -> None:
+        """Set a connection setting (address, port, user, key_file, gateway) given as such."""
+        where = draft.at(origin)
+        checked = check_setting(key, value, where, draft.scope)
+        self._no_conflict(draft, key, checked, where)
+        draft.settings[key] = (checked, where)
+
+    def warn(self, message: str) -> None:
+        """Record something worth knowing that does not stop loading."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def _no_conflict(self, draft: Draft, key: str, value: Any, origin: Origin) -> None:
+        """A host's address and port say which machine it is: two different ones are an error."""
+        if not isinstance(draft, HostDraft) or key not in ("address", "port"):
+            return
+        for existing in (draft.settings.get(key), draft.derived.get(key)):
+            if existing is None or existing[0] == value:
+                continue
+            before = existing[1]
+            if (before.source, before.line) == (origin.source, origin.line):
+                continue
+            raise InventoryError(
+                f"defined twice with different {key}es: {existing[0]} ({before.location}) "
+                f"and {value} ({origin.location})",
+                source=origin.source,
+                line=origin.line,
+                entry=draft.scope,
+            )
+
+    def _ansible_var(self, draft: Draft, name: str, value: Any, where: Origin) -> None:
+        setting = ANSIBLE_SETTINGS.get(name)
+        if setting is not None:
+            checked = check_setting(setting, value, where, draft.scope)
+            self._no_conflict(draft, setting, checked, where)
+            draft.derived[setting] = (checked, where)
+        elif name in ANSIBLE_CONFIG:
+            section, key = ANSIBLE_CONFIG[name]
+            config_value = Secret(str(value)) if key == "password" else value
+            draft.config[(section, key)] = (config_value, where)
+        elif name in ANSIBLE_SSH_ARGS:
+            args = parse_ssh_args(str(value))
+            if args.gateway:
+                draft.derived["gateway"] = (args.gateway, where)
+            if args.ignored:
+                self._note_unused(
+                    name,
+                    where,
+                    f"ssh options {' '.join(args.ignored)!r} are not read from the inventory "
+                    "(only ProxyJump/-J and ProxyCommand); put them in ssh_config",
+                )
+        elif name == "ansible_group_priority":
+            if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+                raise InventoryError(
+                    f"ansible_group_priority: expected a whole number, got {value!r}",
+                    source=where.source,
+                    line=where.line,
+                    entry=draft.scope,
+                )
+        elif name in ANSIBLE_IGNORED:
+            allowed = ANSIBLE_IGNORED[name]
+            if allowed is not None and str(value).lower() not in allowed:
+                self._note_unused(
+                    name, where, f"{name}={value} is not supported (corral connects over SSH)"
+                )
+        else:
+            self._note_unused(name, where, "an Ansible setting corral does not use")
+
+    def _note_unused(self, name: str, where: Origin, reason: str) -> None:
+        first = self._unused.get(name)
+        if first is None:
+            self._unused[name] = (where, 1, reason)
+        else:
+            self._unused[name] = (first[0], first[1] + 1, first[2])
+
+    # ------------------------------------------------------------------ resolution
+
+    def build(self, sources: Sequence[str] = ()) -> Inventory:
+        """Resolve what was collected into an Inventory (or raise InventoryError)."""
+        self._check_defined()
+        self._check_cycles()
+        groups = self.groups
+        parents: dict[str, list[str]] = {name: [] for name in groups}
+        for group in groups.values():
+            for child in group.children:
+                parents[child].append(group.name)
+        everyone = groups[ALL]
+        for name in list(groups):
+            if name != ALL and not parents[name]:
+                everyone.children.setdefault(name, everyone.origin)
+                parents[name].append(ALL)
+        direct: dict[str, list[str]] = {name: [] for name in self.hosts}
+        for group in groups.values():
+            for host in group.hosts:
+                direct[host].append(group.name)
+        ungrouped = groups[UNGROUPED]
+        for host, names in direct.items():
+            if any(name not in (ALL, UNGROUPED) for name in names):
+                if host in ungrouped.hosts:
+                    del ungrouped.hosts[host]
+                    names.remove(UNGROUPED)
+            elif UNGROUPED not in names:
+                ungrouped.hosts[host] = None
+                names.append(UNGROUPED)
+        order = self._topological(parents)
+        depth = {ALL: 0}
+        ancestors: dict[str, frozenset[str]] = {}
+        for name in order:
+            ancestors[name] = frozenset([name]).union(*(ancestors[p] for p in parents[name]))
+            for child in groups[name].children:
+                depth[child] = max(depth.get(child, 0), depth[name] + 1)
+        priority = {name: self._priority(group) for name, group in groups.items()}
+
+        def rank(name: str) -> tuple[int, int, str]:
+            return (depth[name], priority[name], name)
+
+        resolved = {
+            name: InventoryGroup(
+                name=name,
+                hosts=tuple(group.hosts),
+                children=tuple(group.children),
+                parents=tuple(p for p in parents[name]),
+                vars=MappingProxyType({k: v for k, (v, _) in group.vars.items()}),
+                labels=MappingProxyType({k: v for k, (v, _) in group.labels.items()}),
+                depth=depth[name],
+                priority=priority[name],
+                origin=group.origin,
+            )
+            for name, group in groups.items()
+        }
+        memo: dict[frozenset[str], _Merged] = {}
+        hosts: dict[str, InventoryHost] = {}
+        for name, draft in self.hosts.items():
+            key = frozenset(direct[name])
+            merged = memo.get(key)
+            if merged is None:
+                member_of = set().union(*(ancestors[g] for g in key)) | {ALL}
+                ordered = sorted(member_of, key=rank)
+                merged = _Merged.of([groups[g] for g in ordered])
+                memo[key] = merged
+            hosts[name] = merged.host(draft)
+        for name in sorted(set(groups) & set(self.hosts)):
+            self.warn(f"{name!r} names both a group and a host; patterns match the group")
+        for var, (where, count, reason) in self._unused.items():
+            times = f" ({count} places)" if count > 1 else ""
+            self.warn(f"{where.location}: {var}{times}: {reason}")
+        for message in self.warnings:
+            log.warning("inventory: %s", message)
+        return Inventory(hosts, resolved, sources=sources, warnings=self.warnings)
+
+    def _check_defined(self) -> None:
+        for group in self.groups.values():
+            if group.defined:
+                continue
+            known = [g for g, d in self.groups.items() if d.defined and g not in (ALL, UNGROUPED)]
+            close = difflib.get_close_matches(group.name, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            referrers = [g.name for g in self.groups.values() if group.name in g.children]
+            what = (
+                f"child group {group.name!r} of {referrers[0]!r} is not defined"
+                if referrers
+                else f"vars for group {group.name!r}, which is not defined"
+            )
+            raise InventoryError(
+                what + hint,
+                source=group.origin.source,
+                line=group.origin.line,
+                entry=f"group {group.name}",
+            )
+
+    def _check_cycles(self) -> None:
+        """Raise InventoryError for a cycle in child groups, naming it and where it closes."""
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        for root in self.groups:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            stack = [iter(self.groups[root].children)]
+            while stack:
+                child = next(stack[-1], None)
+                if child is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                    continue
+                seen = state.get(child)
+                if seen == 1:
+                    cycle = [*path[path.index(child) :], child]
+                    origin = self.groups[path[-1]].children[child]
+                    raise InventoryError(
+                        f"group cycle: {' -> '.join(cycle)} (a group cannot contain itself)",
+                        source=origin.source,
+                        line=origin.line,
+                        entry=f"group {path[-1]}",
+                    )
+                if seen is None:
+                    state[child] = 1
+                    path.append(child)
+                    stack.append(iter(self.groups[child].children))
+
+    def _topological(self, parents: Mapping[str, list[str]]) -> list[str]:
+        """Return the groups parents first (Kahn's algorithm; there is no cycle)."""
+        waiting = {name: len(p) for name, p in parents.items()}
+        ready = [name for name, count in waiting.items() if count == 0]
+        order: list[str] = []
+        while ready:
+            name = ready.pop()
+            order.append(name)
+            for child in self.groups[name].children:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        return order
+
+    @staticmethod
+    def _priority(group: GroupDraft) -> int:
+        entry = group.vars.get("ansible_group_priority")
+        return int(str(entry[0])) if entry is not None else 1
+
+
+@dataclass
+class _Merged:
+    """What a set of groups gives a host: vars, labels, settings and config, merged."""
+
+    groups: tuple[str, ...]
+    vars: dict[str, Any]
+    labels: dict[str, str]
+    settings: dict[str, Any]
+    config: dict[str, dict[str, Any]]
+    origins: dict[str, Origin]
+    _shared: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, drafts: Sequence[Draft]) -> _Merged:
+        merged = cls(
+            groups=tuple(d.name for d in drafts if d.name != ALL),
+            vars={},
+            labels={},
+            settings={},
+            config={},
+            origins={},
+        )
+        for draft in drafts:
+            merged.add(draft)
+        return merged
+
+    def add(self, draft: Draft) -> None:
+        origins = self.origins
+        for key, (value, origin) in draft.vars.items():
+            self.vars[key] = value
+            origins[f"vars.{key}"] = origin
+        for key, (value, origin) in draft.labels.items():
+            self.labels[key] = value
+            origins[f"labels.{key}"] = origin
+        for table in (draft.derived, draft.settings):  # explicit settings beat ansible_* vars
+            for key, (value, origin) in table.items():
+                self.settings[key] = value
+                origins[key] = origin
+        for (section, key), (value, origin) in draft.config.items():
+            self.config.setdefault(section, {})[key] = value
+            origins[f"config.{section}.{key}"] = origin
+
+    def host(self, draft: HostDraft) -> InventoryHost:
+        """Return the InventoryHost of a host in these groups, its own values on top."""
+        own = draft.vars or draft.labels or draft.settings or draft.derived or draft.config
+        if own:
+            mine = _Merged(
+                self.groups,
+                dict(self.vars),
+                dict(self.labels),
+                dict(self.settings),
+                {section: dict(keys) for section, keys in self.config.items()},
+                dict(self.origins),
+            )
+            mine.add(draft)
+            return mine._make(draft.name)
+        return self._make(draft.name)
+
+    def _make(self, name: str) -> InventoryHost:
+        if not self._shared:  # hosts with nothing of their own share one copy
+            self._shared = (
+                MappingProxyType(self.vars),
+                MappingProxyType(self.labels),
+                MappingProxyType(self.origins),
+                MappingProxyType(self.config),
+            )
+        vars_, labels, origins, config = self._shared
+        settings = self.settings
+        return InventoryHost(
+            name=name,
+            address=settings.get("address"),
+            port=settings.get("port"),
+            user=settings.get("user"),
+            key_file=settings.get("key_file"),
+            gateway=settings.get("gateway"),
+            labels=labels,
+            vars=vars_,
+            groups=self.groups,
+            origins=origins,
+            config=config,
+        )
