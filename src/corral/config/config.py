@@ -117,9 +117,14 @@ class DataProxy:
 
 
 class Config(DataProxy):
-    """corral's settings: defaults merged with overrides (Fabric's `Config(overrides=...)`)."""
+    """corral's settings: defaults merged with overrides (Fabric's `Config(overrides=...)`).
 
-    __slots__ = ()
+    A Config remembers which of its settings came from levels that beat an inventory's host
+    vars (overrides, `merge()`, and when loaded: environment variables, `-f`, flags and
+    `--set`), so that `with_host_vars` can slot a host's vars in below them.
+    """
+
+    __slots__ = ("_pinned",)
 
     def __init__(
         self,
@@ -127,9 +132,12 @@ class Config(DataProxy):
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
         data = global_defaults() if defaults is None else copy_data(dict(defaults))
+        pinned: dict[str, Any] = {}
         if overrides:
             merge_dicts(data, copy_data(dict(overrides)))
+            pinned = copy_data(dict(overrides))
         super().__init__(data)
+        object.__setattr__(self, "_pinned", pinned)
 
     @staticmethod
     def global_defaults() -> dict[str, Any]:
@@ -138,8 +146,31 @@ class Config(DataProxy):
 
     def clone(self) -> Config:
         """Return an independent copy of this Config."""
-        return Config(defaults=self._data)
+        return with_pinned(Config(defaults=self._data), self._pinned)
 
     def merge(self, updates: Mapping[str, Any]) -> None:
-        """Merge a nested mapping into this Config, in place."""
+        """Merge a nested mapping into this Config, in place (above host vars)."""
         merge_dicts(self._data, copy_data(dict(updates)))
+        merge_dicts(self._pinned, copy_data(dict(updates)))
+
+    def with_host_vars(self, host_vars: Mapping[str, Any], source: str = "inventory") -> Config:
+        """Return a copy with a host's vars merged in at the inventory level.
+
+        That level sits above the config files and below environment variables, `-f`,
+        command-line flags, `--set` and overrides: a var reaches `c.config` unless one of
+        those sets the same key. Values for corral's own keys are checked (`source` names
+        the host in the error).
+        """
+        from .sources import load_host_vars
+
+        level = load_host_vars(host_vars, source)
+        data = copy_data(self._data)
+        merge_dicts(data, level.data)
+        merge_dicts(data, copy_data(self._pinned))
+        return with_pinned(Config(defaults=data), self._pinned)
+
+
+def with_pinned(config: Config, pinned: Mapping[str, Any]) -> Config:
+    """Mark `pinned` as the settings of `config` that host vars must not override."""
+    object.__setattr__(config, "_pinned", copy_data(dict(pinned)))
+    return config

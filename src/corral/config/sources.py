@@ -1,6 +1,7 @@
 """The levels a Config is built from, lowest first, each with one `load_*`, and one merge.
 
-defaults < collection < system file < user file < project file < environment variables
+defaults < collection < system file < user file < project file < host vars (an inventory's,
+per host: `load_host_vars`, applied by `Config.with_host_vars`) < environment variables
 < runtime file (`-f`) < command line (flags, then `--set`). Files may be YAML, JSON or Python.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .config import Config, copy_data, merge_dicts
+from .config import Config, copy_data, merge_dicts, with_pinned
 from .defaults import SECRET_KEYS, global_defaults
 from .schema import validate
 from .secret import Secret
@@ -30,6 +31,8 @@ PROJECT_NAME = "corral"
 ENV_PREFIX = "CORRAL_"
 #: Suffixes tried for the system, user and project files; the first file found is loaded.
 SUFFIXES = (".yaml", ".yml", ".json", ".py")
+#: Levels above host vars: what they set, a host's vars never override.
+PINNED_LEVELS = frozenset({"env", "runtime", "overrides"})
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,13 @@ def env_names(shape: Mapping[str, Any], prefix: str = ENV_PREFIX) -> dict[str, t
     return names
 
 
+def load_host_vars(host_vars: Mapping[str, Any], source: str = "inventory") -> Level:
+    """Return the settings a host's inventory vars give its Config (checked, secrets masked)."""
+    copied = _secrets(copy_data(dict(host_vars)))
+    validate(copied, source)
+    return Level("inventory", source, copied)
+
+
 def load_env(environ: Mapping[str, str], shape: Mapping[str, Any]) -> Level:
     """Return settings from CORRAL_* variables, for keys that exist in the lower levels.
 
@@ -218,9 +228,12 @@ def load_overrides(data: Mapping[str, Any], source: str = "command line") -> Lev
 def merge_levels(levels: Iterable[Level]) -> Config:
     """Merge levels, lowest first, into one Config."""
     data: dict[str, Any] = {}
+    pinned: dict[str, Any] = {}
     for level in levels:
         merge_dicts(data, copy_data(level.data))
-    return Config(defaults=data)
+        if level.name in PINNED_LEVELS:
+            merge_dicts(pinned, copy_data(level.data))
+    return with_pinned(Config(defaults=data), pinned)
 
 
 def load_config(
