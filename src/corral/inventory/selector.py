@@ -32,8 +32,9 @@ from ..errors import SelectionError
 if TYPE_CHECKING:
     from .model import Inventory, InventoryHost
 
-#: Facts per host name: a mapping (host -> Facts, or a plain nested dict), or a function.
-FactsLookup = Mapping[str, Any] | Callable[[str], Any]
+#: Facts per host: a mapping (host name, or Connection, -> Facts or a plain nested dict, as
+#: `group.facts()` returns), or a function of the host name.
+FactsLookup = Mapping[Any, Any] | Callable[[str], Any]
 
 #: The top-level fields of corral's Facts (remote/facts): keys under them are facts.
 FACT_ROOTS = frozenset(
@@ -159,6 +160,9 @@ class _Evaluator:
     def __init__(self, inventory: Inventory, pattern: str, facts: FactsLookup | None) -> None:
         self.inventory = inventory
         self.pattern = pattern
+        if isinstance(facts, Mapping) and not all(isinstance(k, str) for k in facts):
+            # a GroupResult from group.facts() is keyed by Connection: key it by host name
+            facts = {str(getattr(k, "original_host", k)): v for k, v in facts.items()}
         self.facts = facts
 
     def hosts_of(self, term: Term) -> list[str]:

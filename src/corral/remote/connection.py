@@ -13,6 +13,7 @@ import shlex
 import weakref
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from types import MappingProxyType
 from typing import IO, Any, Literal
 
 from ..config import Config, Secret
@@ -47,6 +48,7 @@ from ..transport.sshconfig import (
     lookup,
 )
 from . import forward, rsync, transfer
+from .facts import Facts, gather_facts
 from .hoststring import parse_host_string, parse_port
 from .transfer import LocalPath, ProgressCallback
 
@@ -114,8 +116,14 @@ class Connection(Shaping):
         connect_timeout: float | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
+        *,
+        hostname: str | None = None,
+        host_vars: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
+        #: The host's vars from an inventory (all < group < child group < host), read-only.
+        self.host_vars: Mapping[str, Any] = MappingProxyType(dict(host_vars or {}))
+        self._facts: Facts | None = None
         spec = parse_host_string(host)
         if spec.port is not None and port is not None:
             raise ConfigError(f"host {host!r}: port given both in the host string and as port=")
@@ -127,8 +135,9 @@ class Connection(Shaping):
         self.ssh_config: HostConfig = lookup(
             spec.host, _ssh_config_paths(self.config), local_user=local_user
         )
-        #: The host name actually connected to (ssh_config HostName applied).
-        self.host = self.ssh_config.hostname
+        #: The host name actually connected to (ssh_config HostName applied, unless
+        #: `hostname` gives the address, as an inventory does).
+        self.host = parse_host_string(hostname).host if hostname else self.ssh_config.hostname
         self.user: str = user or spec.user or self.ssh_config.user or local_user
         chosen_port = port if port is not None else spec.port
         if chosen_port is None:
@@ -485,6 +494,20 @@ class Connection(Shaping):
         for task in list(self._commands):
             task.cancel()
 
+    async def facts(self, refresh: bool = False) -> Facts:
+        """Return what the host is (OS, kernel, CPUs, memory, disks, addresses, ...).
+
+        Gathered once, in one round trip (a POSIX sh probe: no Python needed on the host),
+        then cached for the connection's life; `refresh=True` reads them again.
+        """
+        if self._facts is None or refresh:
+            self._facts = await gather_facts(self)
+        return self._facts
+
+    async def gather_facts(self, refresh: bool = False) -> Facts:
+        """Gather the host's facts (cached; `refresh=True` reads them again) and return them."""
+        return await self.facts(refresh)
+
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
         options = resolve_options(self.config, kwargs)
@@ -554,7 +577,12 @@ class Connection(Shaping):
         sudo: bool = False,
         owner: str | None = None,
     ) -> TransferResult:
-        """Render a template here and upload it atomically, after `validate` accepts it."""
+        """Render a template here and upload it atomically, after `validate` accepts it.
+
+        The template sees the host's vars and (once gathered) `facts`; `context` wins.
+        """
+        facts = {"facts": self._facts} if self._facts is not None else {}
+        context = {**self.host_vars, **facts, **(context or {})}
         if self.config.get("run.dry"):
             return dry_transfer(
                 "put",

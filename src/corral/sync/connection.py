@@ -9,6 +9,7 @@ from typing import IO, Any, Literal
 
 from ..config import Config, Secret
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.facts import Facts
 from ..remote.transfer import LocalPath, ProgressCallback
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import Command
@@ -30,6 +31,9 @@ class Connection:
         connect_timeout: float | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
+        *,
+        hostname: str | None = None,
+        host_vars: Mapping[str, Any] | None = None,
     ) -> None:
         self._async: AsyncConnection = AsyncConnection(
             host,
@@ -41,6 +45,8 @@ class Connection:
             connect_timeout=connect_timeout,
             connect_kwargs=connect_kwargs,
             inline_ssh_env=inline_ssh_env,
+            hostname=hostname,
+            host_vars=host_vars,
         )
         self._async._public = self
 
@@ -92,6 +98,20 @@ class Connection:
         self._async = conn
         conn._public = self
         return self
+
+    @property
+    def host_vars(self) -> Mapping[str, Any]:
+        """The host's vars from an inventory (all < group < child group < host), read-only."""
+        return self._async.host_vars
+
+    @property
+    def facts(self) -> Facts:
+        """What the host is (OS, kernel, CPUs, memory, ...): gathered on first use, cached."""
+        return self.gather_facts()
+
+    def gather_facts(self, refresh: bool = False) -> Facts:
+        """Gather the host's facts (cached; `refresh=True` reads them again) and return them."""
+        return portal.call(self._async.facts, refresh)
 
     @property
     def is_connected(self) -> bool:

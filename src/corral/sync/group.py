@@ -113,6 +113,10 @@ class Group:
         """Run a command through sudo on every host (one password for all)."""
         return portal.call(self._async.sudo, command, user, password, **kwargs)
 
+    def facts(self, refresh: bool = False, **limits: Unpack[engine.GroupKwargs]) -> GroupResult:
+        """Gather every host's facts, one round trip each; the GroupResult maps host -> Facts."""
+        return portal.call(self._async.facts, refresh, **limits)
+
     def put(self, local: Any, remote: str | None = None, **kwargs: Any) -> GroupResult:
         """Upload a file (or tree) to every host."""
         return portal.call(self._async.put, local, remote, **kwargs)

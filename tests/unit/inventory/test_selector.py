@@ -122,7 +122,10 @@ def test_limit_from_a_file_of_host_names(inventory: Inventory, tmp_path: Path) -
     ("pattern", "message"),
     [
         ("wbe", "pattern 'wbe': no host or group named 'wbe'; did you mean web?"),
-        ("web:!web3", "no host or group named 'web3'; did you mean web03, web, web05?"),  # a typo in !
+        (
+            "web:!web3",
+            "no host or group named 'web3'; did you mean web03, web, web05?",
+        ),  # a typo in !
         ("db:&prdo", "no host or group named 'prdo'; did you mean prod"),
         ("role=dbb", "'role=dbb' matches no host; did you mean role=db"),
         ("web:&db", "selects no host: 'web' (5 hosts), '&db' (2 hosts) leave none"),
@@ -155,7 +158,8 @@ def test_limit_errors_say_so(inventory: Inventory) -> None:
 
 def test_unknown_host_and_group_lookups_suggest_names(inventory: Inventory) -> None:
     with pytest.raises(
-        SelectionError, match=r"no host named 'web6' in the inventory; did you mean web, web05, web04\?"
+        SelectionError,
+        match=r"no host named 'web6' in the inventory; did you mean web, web05, web04\?",
     ):
         inventory.host("web6")
     with pytest.raises(SelectionError, match=r"no group named 'dbs'.*did you mean db"):

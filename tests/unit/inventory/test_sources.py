@@ -104,7 +104,10 @@ def test_later_sources_win_and_groups_merge_across_sources(tmp_path: Path) -> No
 
 
 def test_a_host_defined_twice_with_the_same_address_is_fine(tmp_path: Path) -> None:
-    text = "hosts:\n  web1: {address: 10.0.0.1}\ngroups:\n  web:\n    hosts: {web1: {address: 10.0.0.1}}\n"
+    text = (
+        "hosts:\n  web1: {address: 10.0.0.1}\n"
+        "groups:\n  web:\n    hosts: {web1: {address: 10.0.0.1}}\n"
+    )
     assert Inventory.load(write(tmp_path, "i.yaml", text)).host("web1").address == "10.0.0.1"
 
 
