@@ -98,6 +98,8 @@ class GroupDraft(Draft):
     hosts: dict[str, None] = field(default_factory=dict)
     children: dict[str, Origin] = field(default_factory=dict)
     defined: bool = False
+    #: Ansible's ansible_group_priority: among groups at one depth, the higher wins.
+    priority: int = 1
 
     @property
     def scope(self) -> str:
@@ -126,6 +128,7 @@ class InventoryBuilder:
         implicit = Origin("(implicit)")
         self.group(ALL, implicit).defined = True
         self.group(UNGROUPED, implicit).defined = True
+        self.groups[ALL].children[UNGROUPED] = self.groups[ALL].origin  # first, as in Ansible
 
     # ------------------------------------------------------------------ filling in
 
@@ -186,6 +189,23 @@ class InventoryBuilder:
                 line=origin.line,
                 entry=draft.scope,
             )
+        if name == "ansible_group_priority":
+            if not isinstance(draft, GroupDraft):
+                raise InventoryError(
+                    "ansible_group_priority is a group's setting, not a host's",
+                    source=origin.source,
+                    line=origin.line,
+                    entry=draft.scope,
+                )
+            if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+                raise InventoryError(
+                    f"ansible_group_priority: expected a whole number, got {value!r}",
+                    source=origin.source,
+                    line=origin.line,
+                    entry=draft.scope,
+                )
+            draft.priority = int(str(value).strip())  # the group's rank, not a var (as Ansible)
+            return
         if name.startswith("ansible_"):
             self._ansible_var(draft, name, value, where)
             if name in ANSIBLE_SECRETS and value is not None:
@@ -287,14 +307,6 @@ class InventoryBuilder:
                     f"ssh options {' '.join(args.ignored)!r} are not read from the inventory "
                     "(only ProxyJump/-J and ProxyCommand); put them in ssh_config",
                 )
-        elif name == "ansible_group_priority":
-            if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
-                raise InventoryError(
-                    f"ansible_group_priority: expected a whole number, got {value!r}",
-                    source=where.source,
-                    line=where.line,
-                    entry=draft.scope,
-                )
         elif name in ANSIBLE_IGNORED:
             allowed = ANSIBLE_IGNORED[name]
             if allowed is not None and str(value).lower() not in allowed:
@@ -347,7 +359,7 @@ class InventoryBuilder:
             ancestors[name] = frozenset([name]).union(*(ancestors[p] for p in parents[name]))
             for child in groups[name].children:
                 depth[child] = max(depth.get(child, 0), depth[name] + 1)
-        priority = {name: self._priority(group) for name, group in groups.items()}
+        priority = {name: group.priority for name, group in groups.items()}
 
         def rank(name: str) -> tuple[int, int, str]:
             return (depth[name], priority[name], name)
@@ -360,6 +372,13 @@ class InventoryBuilder:
                 parents=tuple(p for p in parents[name]),
                 vars=MappingProxyType({k: v for k, (v, _) in group.vars.items()}),
                 labels=MappingProxyType({k: v for k, (v, _) in group.labels.items()}),
+                settings=MappingProxyType(
+                    {
+                        k: v
+                        for table in (group.derived, group.settings)
+                        for k, (v, _) in table.items()
+                    }
+                ),
                 depth=depth[name],
                 priority=priority[name],
                 origin=group.origin,
@@ -449,11 +468,6 @@ class InventoryBuilder:
                 if waiting[child] == 0:
                     ready.append(child)
         return order
-
-    @staticmethod
-    def _priority(group: GroupDraft) -> int:
-        entry = group.vars.get("ansible_group_priority")
-        return int(str(entry[0])) if entry is not None else 1
 
 
 @dataclass

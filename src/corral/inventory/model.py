@@ -88,6 +88,8 @@ class InventoryGroup:
     parents: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    #: Connection settings the group gives its hosts (port, user, key_file, gateway).
+    settings: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     #: Distance from "all" (the longest path): deeper groups' vars win.
     depth: int = 0
     #: Ansible's ansible_group_priority: among groups at one depth, higher wins.
@@ -200,23 +202,21 @@ class Inventory:
         cached = self._members.get(group)
         if cached is not None:
             return cached
-        if group == ALL:
-            names = tuple(self._hosts)
-        else:
-            seen: dict[str, None] = {}
-            stack = [group]
-            visited: set[str] = set()
-            # Ansible's order: the group's own hosts, then each child's, depth first.
-            while stack:
-                current = stack.pop()
-                if current in visited:
-                    continue
-                visited.add(current)
+        # Ansible's order: the group's own hosts, then its children's, level by level.
+        seen: dict[str, None] = {}
+        level = [group]
+        visited = {group}
+        while level:
+            following: list[str] = []
+            for current in level:
                 node = self._groups[current]
-                for host in node.hosts:
-                    seen.setdefault(host)
-                stack.extend(reversed(node.children))
-            names = tuple(seen)
+                seen.update(dict.fromkeys(node.hosts))
+                for child in node.children:
+                    if child not in visited:
+                        visited.add(child)
+                        following.append(child)
+            level = following
+        names = tuple(seen)
         self._members[group] = names
         return names
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..config import Secret
 from ..errors import SelectionError
+from .model import ALL
 
 if TYPE_CHECKING:
     from .model import Inventory, InventoryHost
@@ -169,7 +170,7 @@ class _Evaluator:
         """Return the host names one term matches, in order."""
         inventory = self.inventory
         if term.kind == "all":
-            return inventory.host_names
+            return list(inventory.members(ALL))
         if term.kind == "file":
             return self._file(term)
         if term.kind == "match":

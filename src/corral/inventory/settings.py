@@ -54,7 +54,6 @@ ANSIBLE_SSH_ARGS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
 #: ansible_* vars (with their harmless values; None: any value) that need nothing from corral.
 ANSIBLE_IGNORED: dict[str, tuple[str, ...] | None] = {
     "ansible_python_interpreter": None,  # corral needs no Python on hosts
-    "ansible_group_priority": None,  # read by the builder
     "ansible_connection": ("ssh", "smart", "paramiko"),
     "ansible_become_method": ("sudo",),
     "ansible_shell_type": ("sh",),

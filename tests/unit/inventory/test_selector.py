@@ -48,7 +48,8 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
 
 
 WEB = ["web01", "web02", "web03", "web04", "web05"]
-ALL = [*WEB, "db1", "db2", "lb.example.com", "bastion"]
+# Ansible's order for all: ungrouped hosts, then each group's own hosts, level by level
+ALL = ["bastion", "lb.example.com", "web05", "web01", "web02", "web03", "web04", "db1", "db2"]
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ ALL = [*WEB, "db1", "db2", "lb.example.com", "bastion"]
         ("prod:&staging", ["web05"]),
         ("prod:!staging", ["lb.example.com", "web01", "web02", "web03", "web04", "db1", "db2"]),
         ("web:!web0[2-4]", ["web01", "web05"]),
-        ("!web", ["db1", "db2", "lb.example.com", "bastion"]),  # only exclusions: from all
+        ("!web", ["bastion", "lb.example.com", "db1", "db2"]),  # only exclusions: from all
         ("&prod:!web:!db", ["lb.example.com"]),
         ("!web:db1", ["db1"]),  # plain terms first, then & then !, whatever their order
         ("web0*", WEB),
@@ -77,7 +78,7 @@ ALL = [*WEB, "db1", "db2", "lb.example.com", "bastion"]
         ("web[1:3]", ["web02", "web03", "web04"]),
         ("web[3:]", ["web04", "web05"]),
         ("role=db", ["db1", "db2"]),
-        ("role!=web", ["db1", "db2", "lb.example.com", "bastion"]),
+        ("role!=web", ["db1", "db2", "lb.example.com", "bastion"]),  # matches: inventory order
         ("env=prod", ["web01", "web02", "web03", "web04", "db1", "db2", "lb.example.com"]),
         ("env=staging", ["web05"]),  # staging beats prod: same depth, later name
         ("env!=prod", ["web05", "bastion"]),  # hosts without env are not prod
