@@ -18,6 +18,7 @@ import corral.aio
 from corral import Config, GroupResult
 from corral.errors import DynamicInventoryError, InventoryError
 from corral.inventory import Inventory as PureInventory
+from corral.sync.inventory import plan_hosts
 from corral.tasks import Collection, task
 from corral.tasks.executor import Executor
 from corral.testing.fleet import SSHDFleet
@@ -292,9 +293,54 @@ def test_group_facts_feed_fact_selections(
     with inventory.select("all") as group:
         facts = group.facts()
     assert isinstance(facts, GroupResult)
-    assert [c.original_host for c in facts] == [h.alias for h in fleet.hosts]
+    assert [c.original_host for c in facts] == ["host1", "host3", "host2"]  # web, then db
     assert all(f.os.family == "debian" for f in facts.values())
     chosen = inventory.select_hosts("role=web:&os.family=debian:&cpu_count>=1", facts=facts)
     assert [h.name for h in chosen] == [h.alias for h in fleet.hosts][::2]
     with pytest.raises(corral.SelectionError, match=r"'&os\.family=bsd' matches no host"):
         inventory.select("all:&os.family=bsd", facts=facts)
+
+
+def test_plan_hosts_selects_before_connecting_and_gathers_facts_only_when_asked(
+    fleet: SSHDFleet, config: Config, inventory_path: Path, tmp_path: Path
+) -> None:
+    plan = plan_hosts("fleet:!host2", sources=[str(inventory_path)], config=config)
+    assert plan.names == ["host1", "host3"] and plan.facts is None
+    with pytest.raises(corral.SelectionError, match=r"no host or group named 'wbe'"):
+        plan_hosts("wbe", sources=[str(inventory_path)], config=config)
+    with pytest.raises(corral.SelectionError, match=r"os\.family is a fact: gather facts first"):
+        plan_hosts("os.family=debian", sources=[str(inventory_path)], config=config,
+                   gather_facts=False)  # fmt: skip
+    plan = plan_hosts("role=web:&os.family=debian", sources=[str(inventory_path)], config=config)
+    assert plan.names == ["host1", "host3"]
+    assert plan.facts is not None and sorted(c.original_host for c in plan.facts) == [
+        "host1", "host3",
+    ]  # only the candidates (role=web) were asked  # fmt: skip
+    connections = plan.connections(config)
+    assert list(connections) == ["host1", "host3"]
+    first = connections["host1"]
+    assert first._facts is not None and first._facts.os.family == "debian"  # not gathered again
+
+
+def test_plan_hosts_reads_the_projects_inventory_and_the_corralfiles_hooks(
+    fleet: SSHDFleet, config: Config, tmp_path: Path
+) -> None:
+    write_fleet_inventory(fleet, tmp_path / "inventory.yml")
+
+    @corral.inventory_hook
+    def extra() -> dict[str, object]:
+        return {"groups": {"canary": {"hosts": ["host3"]}}}
+
+    plan = plan_hosts("canary:web", config=config, project_dir=tmp_path, hooks=[extra])
+    assert plan.names == ["host3", "host1"]
+
+
+async def test_aio_gather_facts_then_select_with_them(
+    fleet: SSHDFleet, config: Config, inventory_path: Path
+) -> None:
+    inventory = corral.aio.Inventory.load(inventory_path, config=config)
+    facts = await inventory.gather_facts("db:&os.family=debian")
+    assert [c.original_host for c in facts] == ["host2"]
+    group = inventory.select("db:&os.family=debian", facts=facts)
+    async with group:
+        assert (await group[0].facts()) is facts[next(iter(facts))]  # the gathered Facts

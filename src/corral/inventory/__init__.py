@@ -6,13 +6,22 @@ from .builder import InventoryBuilder
 from .model import ALL, UNGROUPED, Inventory, InventoryGroup, InventoryHost, Origin
 from .ranges import MAX_HOSTS, count_range, expand_range
 from .selection import Selection, host_config, select_targets
-from .selector import FACT_ROOTS, FactsLookup, needs_facts, parse_pattern, select, split_pattern
+from .selector import (
+    FACT_ROOTS,
+    FactsLookup,
+    needs_facts,
+    parse_pattern,
+    select,
+    split_pattern,
+    without_facts,
+)
 from .sources import (
     DEFAULT_FILES,
     SSH_CONFIG,
     Source,
     default_sources,
     inventory_hook,
+    inventory_sources,
     is_inventory_hook,
     load_inventory,
 )
@@ -37,6 +46,7 @@ __all__ = [
     "expand_range",
     "host_config",
     "inventory_hook",
+    "inventory_sources",
     "is_inventory_hook",
     "load_inventory",
     "needs_facts",
@@ -44,4 +54,5 @@ __all__ = [
     "select",
     "select_targets",
     "split_pattern",
+    "without_facts",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import SelectionError
 
@@ -25,6 +25,7 @@ ALL = "all"
 UNGROUPED = "ungrouped"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+InventoryT = TypeVar("InventoryT", bound="Inventory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +122,11 @@ class Inventory:
 
     @classmethod
     def load(
-        cls,
+        cls: type[InventoryT],
         *sources: Source,
         config: Config | None = None,
         project_dir: str | Path | None = None,
-    ) -> Inventory:
+    ) -> InventoryT:
         """Load and merge inventory sources (later ones win) into an Inventory.
 
         A source is a file (corral YAML, Ansible INI or YAML, JSON), a directory of them, an

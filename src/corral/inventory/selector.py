@@ -155,6 +155,15 @@ def needs_facts(pattern: str) -> bool:
     return any(term.is_fact_match for term in parse_pattern(pattern))
 
 
+def without_facts(pattern: str) -> str:
+    """Return the pattern without its fact matches: it selects every host the whole
+    pattern can select (and maybe more), so those are the hosts whose facts to gather."""
+    terms = [term.text for term in parse_pattern(pattern) if not term.is_fact_match]
+    if not any(not text.startswith(("&", "!")) for text in terms):
+        terms.insert(0, "all")
+    return ",".join(terms)
+
+
 class _Evaluator:
     """Evaluates terms against one inventory (and, for fact matches, its facts)."""
 

@@ -6,23 +6,40 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ..config import Config
 from ..errors import InventoryError
 from ..inventory import Inventory as InventoryModel
-from ..inventory import InventoryHost, host_config
+from ..inventory import InventoryHost, host_config, without_facts
 from ..inventory.selector import FactsLookup
+from ..result import GroupResult
 from ..runner.options import Unpack
 from .connection import Connection
+from .facts import Facts
 from .group import Group, GroupKwargs
+
+
+def _known_facts(facts: Any) -> dict[str, Facts]:
+    """Facts already gathered, by host name (a GroupResult is keyed by Connection)."""
+    if facts is None or callable(facts):
+        return {}
+    found = {}
+    for key, value in facts.items():
+        if isinstance(value, Facts):
+            found[str(getattr(key, "original_host", key))] = value
+    return found
 
 
 class _Builder:
     """Makes each host's Connection; a gateway named by several hosts is made once."""
 
-    def __init__(self, inventory: InventoryModel, config: Config) -> None:
+    def __init__(
+        self, inventory: InventoryModel, config: Config, facts: dict[str, Facts] | None = None
+    ) -> None:
         self.inventory = inventory
         self.config = config
+        self.facts = facts or {}
         self.gateways: dict[tuple[str, int], Connection] = {}
 
     def connection(self, host: InventoryHost, chain: tuple[str, ...] = ()) -> Connection:
@@ -33,7 +50,7 @@ class _Builder:
             keys = connect_kwargs.get("key_filename") or []
             keys = [keys] if isinstance(keys, str) else list(keys)
             connect_kwargs["key_filename"] = [os.path.expanduser(host.key_file), *keys]
-        return Connection(
+        conn = Connection(
             host.name,
             user=host.user,
             port=host.port,
@@ -43,6 +60,8 @@ class _Builder:
             hostname=host.address,
             host_vars=host.vars,
         )
+        conn._facts = self.facts.get(host.name)  # gathered for the selection: not again
+        return conn
 
     def gateway(self, host: InventoryHost, chain: tuple[str, ...]) -> Connection | str | None:
         spec = host.gateway
@@ -84,12 +103,17 @@ class _Builder:
 
 
 def connect_hosts(
-    inventory: InventoryModel, hosts: Iterable[InventoryHost], config: Config | None = None
+    inventory: InventoryModel,
+    hosts: Iterable[InventoryHost],
+    config: Config | None = None,
+    *,
+    facts: FactsLookup | None = None,
 ) -> list[Connection]:
     """Return a Connection per host: its address, port, user, key and gateway, its vars in
-    `host_vars`, and its own Config with those vars merged at the inventory level."""
+    `host_vars`, its own Config with those vars merged at the inventory level, and its
+    facts when `facts` has them. Nothing connects yet."""
     base = config if config is not None else inventory.config or Config()
-    builder = _Builder(inventory, base)
+    builder = _Builder(inventory, base, _known_facts(facts))
     return [builder.connection(host) for host in hosts]
 
 
@@ -112,7 +136,22 @@ class Inventory(InventoryModel):
         e.g. from `await inventory.select("all").facts()`.
         """
         hosts = self.select_hosts(pattern, limit, facts=facts)
-        return Group.from_connections(self.connections(hosts, config=config), **limits)
+        connections = connect_hosts(self, hosts, config, facts=facts)
+        return Group.from_connections(connections, **limits)
+
+    async def gather_facts(
+        self,
+        pattern: str = "all",
+        limit: str | None = None,
+        *,
+        config: Config | None = None,
+        **limits: Unpack[GroupKwargs],
+    ) -> GroupResult:
+        """Gather the facts of every host the pattern may select (its fact matches left
+        out), for `select(pattern, facts=...)`; this connects to those hosts."""
+        hosts = self.select_hosts(without_facts(pattern), limit and without_facts(limit))
+        async with Group.from_connections(connect_hosts(self, hosts, config)) as group:
+            return await group.facts(**limits)
 
     def connections(
         self, hosts: Sequence[InventoryHost] | None = None, *, config: Config | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from corral.errors import SelectionError
-from corral.inventory import Inventory, needs_facts, parse_pattern, split_pattern
+from corral.inventory import Inventory, needs_facts, parse_pattern, split_pattern, without_facts
 
 FLEET = """\
 hosts:
@@ -205,3 +205,19 @@ def test_splitting_and_parsing_follow_ansible() -> None:
         ("union", "glob"), ("union", "regex"), ("union", "match"), ("union", "name"),
         ("and", "name"), ("not", "name"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pattern", "candidates"),
+    [
+        ("web:&os.family=debian", "web"),
+        ("os.family=debian", "all"),
+        ("&os.family=debian:!web03", "all,!web03"),
+        ("db,cpu_count>4,!role=lb", "db,!role=lb"),
+        ("web", "web"),
+    ],
+)
+def test_without_facts_keeps_every_host_the_pattern_may_select(
+    pattern: str, candidates: str
+) -> None:
+    assert without_facts(pattern) == candidates

@@ -13,7 +13,13 @@ import pytest
 
 from corral.config import Config, Secret
 from corral.errors import DynamicInventoryError, InventoryError
-from corral.inventory import Inventory, default_sources, inventory_hook, is_inventory_hook
+from corral.inventory import (
+    Inventory,
+    default_sources,
+    inventory_hook,
+    inventory_sources,
+    is_inventory_hook,
+)
 
 CORRAL = """\
 vars:
@@ -396,3 +402,20 @@ def test_default_sources(tmp_path: Path) -> None:
 def test_a_missing_source_is_an_error() -> None:
     with pytest.raises(InventoryError, match=r"^nope\.yaml: no such inventory file or directory"):
         Inventory.load("nope.yaml")
+
+
+def test_inventory_sources_of_a_run(tmp_path: Path) -> None:
+    config = Config()
+
+    def hook() -> list[str]:
+        return ["h1"]
+
+    assert inventory_sources(["a.ini"], config=config, project_dir=tmp_path, hooks=[hook]) == [
+        "a.ini"
+    ]  # --inventory is what the user asked for
+    assert inventory_sources(config=config, project_dir=tmp_path) == ["@ssh_config"]
+    assert inventory_sources(config=config, project_dir=tmp_path, hooks=[hook]) == [hook]
+    write(tmp_path, "inventory.yaml", "hosts: {web1: {}}\n")
+    assert inventory_sources(config=config, project_dir=tmp_path, hooks=[hook]) == [
+        str(tmp_path / "inventory.yaml"), hook,
+    ]  # fmt: skip

@@ -64,6 +64,23 @@ def default_sources(config: Config, project_dir: str | Path | None = None) -> li
     return sources or [SSH_CONFIG]
 
 
+def inventory_sources(
+    given: Sequence[Source] = (),
+    *,
+    config: Config,
+    project_dir: str | Path | None = None,
+    hooks: Sequence[Callable[..., Any]] = (),
+) -> list[Source]:
+    """Return the sources a run reads: those given (`--inventory`), else the configured or
+    default ones (see default_sources) with the corralfile's @inventory_hook functions."""
+    if given:
+        return list(given)
+    defaults = default_sources(config, project_dir)
+    if hooks and defaults == [SSH_CONFIG]:
+        return list(hooks)  # the corralfile's hooks say where hosts come from
+    return [*defaults, *hooks]
+
+
 def describe_source(source: Source) -> str:
     """Return how a source is named in messages and listings."""
     if callable(source):
@@ -205,6 +222,7 @@ __all__ = [
     "default_sources",
     "describe_source",
     "inventory_hook",
+    "inventory_sources",
     "is_inventory_hook",
     "load_inventory",
     "read_file",
