@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from ..config import Secret
 from ..config.defaults import SECRET_KEYS, global_defaults
@@ -35,8 +34,6 @@ from .settings import (
 )
 
 log = logging.getLogger("corral.inventory")
-
-Entry = tuple[Any, Origin]
 
 #: Top-level config keys a var may not set: they shape the Connection, which the inventory's
 #: own settings (address, port, user, key_file, gateway) configure. A var `port: 8080` stays
@@ -62,48 +59,71 @@ _CONFIG_KEYS = frozenset(global_defaults()) - RESERVED_CONFIG_KEYS
 LABELS_VAR = "corral_labels"
 
 
-@dataclass
+#: The empty values of a draft that sets none (read-only: writers replace it first).
+_NONE: dict[Any, Any] = cast("dict[Any, Any]", MappingProxyType({}))
+
+
+def _writable(table: dict[Any, Any]) -> dict[Any, Any]:
+    """Return `table`, or a new dict in place of the shared empty one."""
+    return {} if table is _NONE else table
+
+
 class Draft:
-    """A host or group as the sources describe it, before resolution."""
+    """A host or group as the sources describe it, before resolution.
 
-    name: str
-    origin: Origin
-    vars: dict[str, Entry] = field(default_factory=dict)
-    labels: dict[str, Entry] = field(default_factory=dict)
-    #: Settings given as such (corral's format): they beat ones read from ansible_* vars.
-    settings: dict[str, Entry] = field(default_factory=dict)
-    #: Settings read from ansible_* vars.
-    derived: dict[str, Entry] = field(default_factory=dict)
-    #: Config keys set through ansible_* vars: (section, key) -> value.
-    config: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    Values are kept plain (merging them is a dict update); where each came from is in
+    `origins`, keyed as InventoryHost.origins is: "vars.NAME", "labels.NAME", a setting's
+    name ("address", ...), "config.SECTION.KEY".
+    """
 
-    @property
-    def scope(self) -> str:
-        return f"host {self.name}"
+    __slots__ = ("config", "derived", "labels", "name", "origin", "origins", "scope", "settings",
+                 "vars")  # fmt: skip
+
+    def __init__(self, name: str, origin: Origin, scope: str) -> None:
+        self.name = name
+        #: "host web01", "group web" or "all": the scope of the origins of its values.
+        self.scope = scope
+        self.origin = self.at(origin)
+        self.vars: dict[str, Any] = {}
+        self.origins: dict[str, Origin] = {}
+        # Most hosts set none of these: they share one read-only empty mapping until a
+        # writer gives them their own (writable()); 10,000 hosts, 40,000 dicts fewer.
+        self.labels: dict[str, str] = _NONE
+        #: Settings given as such (corral's format): they beat ones read from ansible_* vars.
+        self.settings: dict[str, Any] = _NONE
+        #: Settings read from ansible_* vars.
+        self.derived: dict[str, Any] = _NONE
+        #: Config keys set through ansible_* vars: (section, key) -> value.
+        self.config: dict[tuple[str, str], Any] = _NONE
 
     def at(self, origin: Origin) -> Origin:
         """Return `origin` with this draft as its scope."""
+        if origin.scope == self.scope:
+            return origin
         return Origin(origin.source, origin.line, self.scope)
 
 
-@dataclass
 class HostDraft(Draft):
     """A host as described so far."""
 
+    __slots__ = ()
 
-@dataclass
+    def __init__(self, name: str, origin: Origin) -> None:
+        super().__init__(name, origin, f"host {name}")
+
+
 class GroupDraft(Draft):
     """A group as described so far; `defined` is False while it is only referred to."""
 
-    hosts: dict[str, None] = field(default_factory=dict)
-    children: dict[str, Origin] = field(default_factory=dict)
-    defined: bool = False
-    #: Ansible's ansible_group_priority: among groups at one depth, the higher wins.
-    priority: int = 1
+    __slots__ = ("children", "defined", "hosts", "priority")
 
-    @property
-    def scope(self) -> str:
-        return "all" if self.name == ALL else f"group {self.name}"
+    def __init__(self, name: str, origin: Origin) -> None:
+        super().__init__(name, origin, "all" if name == ALL else f"group {name}")
+        self.hosts: dict[str, None] = {}
+        self.children: dict[str, Origin] = {}
+        self.defined = False
+        #: Ansible's ansible_group_priority: among groups at one depth, the higher wins.
+        self.priority = 1
 
 
 def _secret_vars(name: str, value: Any) -> Any:
@@ -125,6 +145,8 @@ class InventoryBuilder:
         self.hosts: dict[str, HostDraft] = {}
         self.warnings: list[str] = []
         self._unused: dict[str, tuple[Origin, int, str]] = {}
+        self._plain_names: set[str] = set()  # var names already checked: nothing special
+        self._valid_names: set[str] = set()  # var names already checked: identifiers
         implicit = Origin("(implicit)")
         self.group(ALL, implicit).defined = True
         self.group(UNGROUPED, implicit).defined = True
@@ -145,7 +167,6 @@ class InventoryBuilder:
                     entry=f"group {name!r}",
                 )
             draft = GroupDraft(name, origin)
-            draft.origin = draft.at(origin)
             self.groups[name] = draft
         if define and not draft.defined:
             draft.defined = True
@@ -164,7 +185,6 @@ class InventoryBuilder:
                     entry=f"host {name!r}",
                 )
             draft = HostDraft(name, origin)
-            draft.origin = draft.at(origin)
             self.hosts[name] = draft
         return draft
 
@@ -181,7 +201,13 @@ class InventoryBuilder:
     def set_var(self, draft: Draft, name: Any, value: Any, origin: Origin) -> None:
         """Set a var on a host or group; ansible_* connection vars also set its settings."""
         where = draft.at(origin)
-        if not isinstance(name, str) or not IDENTIFIER.match(name):
+        if name in self._plain_names:  # a name seen before, neither special nor config
+            draft.vars[name] = value
+            draft.origins["vars." + name] = where
+            return
+        if name not in self._valid_names and (
+            not isinstance(name, str) or not IDENTIFIER.match(name)
+        ):
             raise InventoryError(
                 f"var name {name!r} is not an identifier "
                 "(letters, digits and '_', not starting with a digit)",
@@ -189,6 +215,7 @@ class InventoryBuilder:
                 line=origin.line,
                 entry=draft.scope,
             )
+        self._valid_names.add(name)
         if name == "ansible_group_priority":
             if not isinstance(draft, GroupDraft):
                 raise InventoryError(
@@ -232,7 +259,30 @@ class InventoryBuilder:
                     entry=draft.scope,
                 ) from exc
             value = _secret_vars(name, value)
-        draft.vars[name] = (value, where)
+        else:
+            self._plain_names.add(name)
+        draft.vars[name] = value
+        draft.origins["vars." + name] = where
+
+    def set_vars(self, draft: Draft, items: Iterable[tuple[Any, Any]], origin: Origin) -> None:
+        """Set several vars written at one place (a host line): set_var, in one loop."""
+        where = draft.at(origin)
+        plain, values, origins = self._plain_names, draft.vars, draft.origins
+        for name, value in items:
+            if name in plain:  # the common cases without a call: a plain var...
+                values[name] = value
+                origins["vars." + name] = where
+                continue
+            setting = ANSIBLE_SETTINGS.get(name)
+            if setting is None or setting in draft.settings or setting in draft.derived:
+                self.set_var(draft, name, value, where)
+                continue
+            # ... and an address, port, user or key file, set once
+            draft.derived = _writable(draft.derived)
+            draft.derived[setting] = check_setting(setting, value, where, draft.scope)
+            origins[setting] = where
+            values[name] = value
+            origins["vars." + name] = where
 
     def set_label(self, draft: Draft, key: Any, value: Any, origin: Origin) -> None:
         """Set a label (a string matched by `key=value` selections) on a host or group."""
@@ -254,14 +304,18 @@ class InventoryBuilder:
                 line=origin.line,
                 entry=draft.scope,
             )
-        draft.labels[key] = (value, draft.at(origin))
+        draft.labels = _writable(draft.labels)
+        draft.labels[key] = value
+        draft.origins["labels." + key] = draft.at(origin)
 
     def set_setting(self, draft: Draft, key: str, value: Any, origin: Origin) -> None:
         """Set a connection setting (address, port, user, key_file, gateway) given as such."""
         where = draft.at(origin)
         checked = check_setting(key, value, where, draft.scope)
         self._no_conflict(draft, key, checked, where)
-        draft.settings[key] = (checked, where)
+        draft.settings = _writable(draft.settings)
+        draft.settings[key] = checked
+        draft.origins[key] = where
 
     def warn(self, message: str) -> None:
         """Record something worth knowing that does not stop loading."""
@@ -270,36 +324,38 @@ class InventoryBuilder:
 
     def _no_conflict(self, draft: Draft, key: str, value: Any, origin: Origin) -> None:
         """A host's address and port say which machine it is: two different ones are an error."""
-        if not isinstance(draft, HostDraft) or key not in ("address", "port"):
+        if key not in ("address", "port") or not isinstance(draft, HostDraft):
             return
-        for existing in (draft.settings.get(key), draft.derived.get(key)):
-            if existing is None or existing[0] == value:
-                continue
-            before = existing[1]
-            if (before.source, before.line) == (origin.source, origin.line):
-                continue
-            raise InventoryError(
-                f"defined twice with different {key}es: {existing[0]} ({before.location}) "
-                f"and {value} ({origin.location})",
-                source=origin.source,
-                line=origin.line,
-                entry=draft.scope,
-            )
+        existing = draft.settings.get(key, draft.derived.get(key))
+        before = draft.origins.get(key)
+        if existing is None or existing == value or before is None:
+            return
+        if (before.source, before.line) == (origin.source, origin.line):
+            return
+        raise InventoryError(
+            f"defined twice with different {key}es: {existing} ({before.location}) "
+            f"and {value} ({origin.location})",
+            source=origin.source,
+            line=origin.line,
+            entry=draft.scope,
+        )
 
     def _ansible_var(self, draft: Draft, name: str, value: Any, where: Origin) -> None:
         setting = ANSIBLE_SETTINGS.get(name)
         if setting is not None:
             checked = check_setting(setting, value, where, draft.scope)
             self._no_conflict(draft, setting, checked, where)
-            draft.derived[setting] = (checked, where)
+            self._derive(draft, setting, checked, where)
         elif name in ANSIBLE_CONFIG:
             section, key = ANSIBLE_CONFIG[name]
             config_value = Secret(str(value)) if key == "password" else value
-            draft.config[(section, key)] = (config_value, where)
+            draft.config = _writable(draft.config)
+            draft.config[(section, key)] = config_value
+            draft.origins[f"config.{section}.{key}"] = where
         elif name in ANSIBLE_SSH_ARGS:
             args = parse_ssh_args(str(value))
             if args.gateway:
-                draft.derived["gateway"] = (args.gateway, where)
+                self._derive(draft, "gateway", args.gateway, where)
             if args.ignored:
                 self._note_unused(
                     name,
@@ -315,6 +371,14 @@ class InventoryBuilder:
                 )
         else:
             self._note_unused(name, where, "an Ansible setting corral does not use")
+
+    @staticmethod
+    def _derive(draft: Draft, setting: str, value: Any, where: Origin) -> None:
+        """Set a setting read from an ansible_* var (one given as such keeps its origin)."""
+        draft.derived = _writable(draft.derived)
+        draft.derived[setting] = value
+        if setting not in draft.settings:
+            draft.origins[setting] = where
 
     def _note_unused(self, name: str, where: Origin, reason: str) -> None:
         first = self._unused.get(name)
@@ -370,15 +434,9 @@ class InventoryBuilder:
                 hosts=tuple(group.hosts),
                 children=tuple(group.children),
                 parents=tuple(p for p in parents[name]),
-                vars=MappingProxyType({k: v for k, (v, _) in group.vars.items()}),
-                labels=MappingProxyType({k: v for k, (v, _) in group.labels.items()}),
-                settings=MappingProxyType(
-                    {
-                        k: v
-                        for table in (group.derived, group.settings)
-                        for k, (v, _) in table.items()
-                    }
-                ),
+                vars=MappingProxyType(dict(group.vars)),
+                labels=MappingProxyType(dict(group.labels)),
+                settings=MappingProxyType({**group.derived, **group.settings}),
                 depth=depth[name],
                 priority=priority[name],
                 origin=group.origin,
@@ -393,7 +451,7 @@ class InventoryBuilder:
             if merged is None:
                 member_of = set().union(*(ancestors[g] for g in key)) | {ALL}
                 ordered = sorted(member_of, key=rank)
-                merged = _Merged.of([groups[g] for g in ordered])
+                merged = _Merged([groups[g] for g in ordered])
                 memo[key] = merged
             hosts[name] = merged.host(draft)
         for name in sorted(set(groups) & set(self.hosts)):
@@ -470,84 +528,91 @@ class InventoryBuilder:
         return order
 
 
-@dataclass
+class _Layered(Mapping[str, Origin]):
+    """A host's origins over its groups' merged ones, without copying them for each host."""
+
+    __slots__ = ("_base", "_top")
+
+    def __init__(self, top: Mapping[str, Origin], base: Mapping[str, Origin]) -> None:
+        self._top = top
+        self._base = base
+
+    def __getitem__(self, key: str) -> Origin:
+        found = self._top.get(key)
+        return found if found is not None else self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        yield from (key for key in self._top if key not in self._base)
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for key in self._top if key not in self._base)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _merged_config(
+    into: dict[str, dict[str, Any]], config: Mapping[tuple[str, str], Any]
+) -> dict[str, dict[str, Any]]:
+    for (section, key), value in config.items():
+        into.setdefault(section, {})[key] = value
+    return into
+
+
 class _Merged:
-    """What a set of groups gives a host: vars, labels, settings and config, merged."""
+    """What a set of groups gives its hosts: vars, labels, settings, config and origins."""
 
-    groups: tuple[str, ...]
-    vars: dict[str, Any]
-    labels: dict[str, str]
-    settings: dict[str, Any]
-    config: dict[str, dict[str, Any]]
-    origins: dict[str, Origin]
-    _shared: tuple[Mapping[str, Any], ...] = ()
+    __slots__ = ("config", "groups", "labels", "origins", "settings", "shared", "vars")
 
-    @classmethod
-    def of(cls, drafts: Sequence[Draft]) -> _Merged:
-        merged = cls(
-            groups=tuple(d.name for d in drafts if d.name != ALL),
-            vars={},
-            labels={},
-            settings={},
-            config={},
-            origins={},
-        )
+    def __init__(self, drafts: Sequence[Draft]) -> None:
+        self.groups = tuple(d.name for d in drafts if d.name != ALL)
+        self.vars: dict[str, Any] = {}
+        self.labels: dict[str, str] = {}
+        self.settings: dict[str, Any] = {}
+        self.config: dict[str, dict[str, Any]] = {}
+        self.origins: dict[str, Origin] = {}
         for draft in drafts:
-            merged.add(draft)
-        return merged
-
-    def add(self, draft: Draft) -> None:
-        origins = self.origins
-        for key, (value, origin) in draft.vars.items():
-            self.vars[key] = value
-            origins[f"vars.{key}"] = origin
-        for key, (value, origin) in draft.labels.items():
-            self.labels[key] = value
-            origins[f"labels.{key}"] = origin
-        for table in (draft.derived, draft.settings):  # explicit settings beat ansible_* vars
-            for key, (value, origin) in table.items():
-                self.settings[key] = value
-                origins[key] = origin
-        for (section, key), (value, origin) in draft.config.items():
-            self.config.setdefault(section, {})[key] = value
-            origins[f"config.{section}.{key}"] = origin
+            self.vars.update(draft.vars)
+            self.labels.update(draft.labels)
+            self.settings.update(draft.derived)
+            self.settings.update(draft.settings)  # explicit settings beat ansible_* vars
+            _merged_config(self.config, draft.config)
+            self.origins.update(draft.origins)
+        #: Read-only views, shared by every host of these groups with nothing of its own.
+        self.shared: tuple[Mapping[str, Any], ...] = (
+            MappingProxyType(self.vars),
+            MappingProxyType(self.labels),
+            MappingProxyType(self.origins),
+            MappingProxyType(self.config),
+        )
 
     def host(self, draft: HostDraft) -> InventoryHost:
         """Return the InventoryHost of a host in these groups, its own values on top."""
-        own = draft.vars or draft.labels or draft.settings or draft.derived or draft.config
-        if own:
-            mine = _Merged(
-                self.groups,
-                dict(self.vars),
-                dict(self.labels),
-                dict(self.settings),
-                {section: dict(keys) for section, keys in self.config.items()},
-                dict(self.origins),
-            )
-            mine.add(draft)
-            return mine._make(draft.name)
-        return self._make(draft.name)
-
-    def _make(self, name: str) -> InventoryHost:
-        if not self._shared:  # hosts with nothing of their own share one copy
-            self._shared = (
-                MappingProxyType(self.vars),
-                MappingProxyType(self.labels),
-                MappingProxyType(self.origins),
-                MappingProxyType(self.config),
-            )
-        vars_, labels, origins, config = self._shared
+        vars_, labels, origins, config = self.shared
         settings = self.settings
+        if draft.origins:  # it has values of its own
+            if draft.vars:
+                vars_ = MappingProxyType({**self.vars, **draft.vars})
+            if draft.labels:
+                labels = MappingProxyType({**self.labels, **draft.labels})
+            if draft.derived or draft.settings:
+                settings = {**settings, **draft.derived, **draft.settings}
+            if draft.config:
+                nested = {section: dict(keys) for section, keys in self.config.items()}
+                config = MappingProxyType(_merged_config(nested, draft.config))
+            origins = _Layered(draft.origins, self.origins)
+        get = settings.get
         return InventoryHost(
-            name=name,
-            address=settings.get("address"),
-            port=settings.get("port"),
-            user=settings.get("user"),
-            key_file=settings.get("key_file"),
-            gateway=settings.get("gateway"),
-            labels=labels,
-            vars=vars_,
-            groups=self.groups,
-            origins=origins,
-            config=config,
+            draft.name,
+            get("address"),
+            get("port"),
+            get("user"),
+            get("key_file"),
+            get("gateway"),
+            labels,
+            vars_,
+            self.groups,
+            origins,
+            config,
         )

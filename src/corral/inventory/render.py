@@ -33,8 +33,13 @@ class FactsLike(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
     """Return a value with secrets masked and containers made plain (for JSON)."""
+    if type(value) in _SCALARS:  # the common case first: no ABC checks
+        return value
     if isinstance(value, Secret):
         return MASK
     if isinstance(value, Mapping):
@@ -181,8 +186,10 @@ def host_vars_json(host: InventoryHost, *, own_only: bool = False) -> dict[str, 
     scope = f"host {host.name}"
 
     def mine(key: str) -> bool:
+        if not own_only:
+            return True
         origin = host.origins.get(key)
-        return not own_only or (origin is not None and origin.scope == scope)
+        return origin is not None and origin.scope == scope
 
     data: dict[str, Any] = {
         key: _plain(value) for key, value in host.vars.items() if mine(f"vars.{key}")
@@ -252,9 +259,20 @@ def inventory_json(
     return {"_meta": {"hostvars": hostvars}, **data}
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
 def dumps(data: Any) -> str:
-    """Return JSON text as ansible-inventory prints it (sorted keys, indent 4)."""
-    return json.dumps(_plain(data), indent=4, sort_keys=True, default=str)
+    """Return JSON text as ansible-inventory prints it (sorted keys, indent 4); secrets are
+    masked, other values JSON does not know are shown as text."""
+    return json.dumps(data, indent=4, sort_keys=True, default=_json_default)
 
 
 def render_json(console: Console, data: Any) -> None:

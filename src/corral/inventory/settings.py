@@ -60,38 +60,41 @@ ANSIBLE_IGNORED: dict[str, tuple[str, ...] | None] = {
 }
 
 
+def _bad(key: str, value: Any, expected: str, origin: Origin, entry: str) -> InventoryError:
+    shown = "a secret" if isinstance(value, Secret) else repr(value)
+    return InventoryError(
+        f"{key}: expected {expected}, got {shown}",
+        source=origin.source,
+        line=origin.line,
+        entry=entry,
+    )
+
+
 def check_setting(key: str, value: Any, origin: Origin, entry: str) -> Any:
     """Return a connection setting's value, checked; raise InventoryError naming `origin`."""
-
-    def bad(expected: str) -> InventoryError:
-        shown = "a secret" if isinstance(value, Secret) else repr(value)
-        return InventoryError(
-            f"{key}: expected {expected}, got {shown}",
-            source=origin.source,
-            line=origin.line,
-            entry=entry,
-        )
-
     if key == "port":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise bad("a port number from 1 to 65535")
-        text = str(value).strip()
-        if not text.isdigit() or not 0 < int(text) < 65536:
-            raise bad("a port number from 1 to 65535")
+        if type(value) is int and 0 < value < 65536:  # the common case first
+            return value
+        text = str(value).strip() if isinstance(value, int | str) else ""
+        if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 65536:
+            raise _bad(key, value, "a port number from 1 to 65535", origin, entry)
         return int(text)
     if not isinstance(value, str) or not value.strip():
-        raise bad("a non-empty string")
+        raise _bad(key, value, "a non-empty string", origin, entry)
     value = value.strip()
     if key == "address":
         if value.startswith("[") and value.endswith("]"):
             value = value[1:-1]  # [v6addr]
         if value.startswith("-") or not ADDRESS.match(value):
-            raise bad("a host name or IP address (letters, digits, '.', '-', ':')")
+            raise _bad(
+                key, value, "a host name or IP address (letters, digits, '.', '-', ':')", origin,
+                entry,
+            )  # fmt: skip
     elif key == "user":
         if not USER.match(value):
-            raise bad("a user name")
-    elif key not in ("key_file", "gateway"):
-        raise bad(f"one of {', '.join(SETTINGS)}")  # pragma: no cover - a caller's bug
+            raise _bad(key, value, "a user name", origin, entry)
+    elif key not in ("key_file", "gateway"):  # pragma: no cover - a caller's bug
+        raise _bad(key, value, f"one of {', '.join(SETTINGS)}", origin, entry)
     return value
 
 

@@ -4,9 +4,11 @@ group_vars/ and host_vars/), executable dynamic inventories, `@ssh_config`, Pyth
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -100,13 +102,28 @@ def load_inventory(
     builder = InventoryBuilder()
     timeout = float(config.get("inventory.script_timeout") or SCRIPT_TIMEOUT)
     directories: list[Path] = []
-    for source in chosen:
-        directory = _add(builder, source, config, timeout)
-        if directory is not None and directory not in directories:
-            directories.append(directory)
-    for directory in directories:
-        read_vars_dirs(builder, directory)
-    return builder.build([describe_source(s) for s in chosen])
+    with _collector_paused():
+        for source in chosen:
+            directory = _add(builder, source, config, timeout)
+            if directory is not None and directory not in directories:
+                directories.append(directory)
+        for directory in directories:
+            read_vars_dirs(builder, directory)
+        return builder.build([describe_source(s) for s in chosen])
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an inventory is built: its many small
+    objects hold no cycles, and the collections that walk them all were a quarter of the
+    time of loading 10,000 hosts (measured). Collection resumes at once afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _add(builder: InventoryBuilder, source: Source, config: Config, timeout: float) -> Path | None:

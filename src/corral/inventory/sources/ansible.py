@@ -19,6 +19,10 @@ from .lines import LineDict, line_of
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:[#;].*)?$")
 _INT = re.compile(r"-?(?:0|[1-9][0-9_]*)\Z")
+#: Digits and dots with two dots or more (addresses, versions): never a Python literal.
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]*){2,}\Z")
+#: What makes shlex needed to split a host line (quotes, escapes, comments).
+_SHLEX_NEEDED = re.compile(r"['\"\\#]")
 _PREFIXED_LITERAL = re.compile(r"[bBrRuU]{1,2}['\"]")
 _PORT = re.compile(r"^(.*[^:]):(\d+)$")
 
@@ -47,6 +51,8 @@ def ini_value(text: str) -> Any:
         return ast.literal_eval(text)
     if first.isalpha() and not _PREFIXED_LITERAL.match(text):
         return text  # a word, a path, a name: literal_eval would refuse it anyway (fast path)
+    if _DOTTED.match(text):
+        return text  # an address or a version (fast path, same answer)
     if first.isalnum() or first in "'\"[{(+-.":
         try:
             value = ast.literal_eval(text)
@@ -62,6 +68,19 @@ class IniFormat:
     def __init__(self, builder: InventoryBuilder, source: str) -> None:
         self.builder = builder
         self.source = source
+        #: Typed values by their text, for the immutable ones (the same few values repeat
+        #: across thousands of host lines: ports, roles, True).
+        self._values: dict[str, Any] = {}
+
+    def value(self, text: str) -> Any:
+        """Type a value as Ansible does (ini_value), remembering immutable results."""
+        try:
+            return self._values[text]
+        except KeyError:
+            value = ini_value(text)
+            if isinstance(value, str | int | float | bool | type(None)):
+                self._values[text] = value
+            return value
 
     def read(self, text: str) -> None:
         builder = self.builder
@@ -103,7 +122,7 @@ class IniFormat:
                         source=source,
                         line=number,
                     )
-                builder.set_var(group, key.strip(), ini_value(value.strip()), where)
+                builder.set_var(group, key.strip(), self.value(value.strip()), where)
             else:
                 match = _GROUP_NAME.match(line)
                 if match is None:
@@ -115,12 +134,17 @@ class IniFormat:
                 builder.add_child(group, match.group(1), where)
 
     def _host_line(self, group: GroupDraft, line: str, where: Origin) -> None:
-        try:
-            tokens = shlex.split(line, comments=True)
-        except ValueError as exc:
-            raise InventoryError(
-                f"cannot split host line {line!r}: {exc}", source=where.source, line=where.line
-            ) from None
+        if _SHLEX_NEEDED.search(line) is None:
+            tokens = line.split()  # what shlex gives a line without quotes or comments
+        else:
+            try:
+                tokens = shlex.split(line, comments=True)
+            except ValueError as exc:
+                raise InventoryError(
+                    f"cannot split host line {line!r}: {exc}",
+                    source=where.source,
+                    line=where.line,
+                ) from None
         if not tokens:
             return
         pattern, port = split_port(tokens[0])
@@ -146,15 +170,17 @@ class IniFormat:
                     line=where.line,
                     entry=f"host {pattern}",
                 )
-            variables.append((key, ini_value(value)))
+            variables.append((key, self.value(value)))
         builder = self.builder
         for name in expand_range(pattern, source=where.source, line=where.line):
             host = builder.host(name, where)
             builder.add_member(group, host)
+            here = host.origin  # one Origin for the line's vars: the host's, if made here
+            if here.line != where.line or here.source != where.source:
+                here = host.at(where)
             if port is not None:
-                builder.set_var(host, "ansible_port", port, where)
-            for key, value in variables:
-                builder.set_var(host, key, value, where)
+                builder.set_var(host, "ansible_port", port, here)
+            builder.set_vars(host, variables, here)
 
 
 def looks_like_ansible_yaml(data: Any) -> bool:
