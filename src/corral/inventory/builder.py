@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 from ..config import Secret
 from ..config.defaults import SECRET_KEYS, global_defaults
 from ..config.schema import validate
 from ..errors import ConfigError, InventoryError
+from .draft import Draft, GroupDraft, HostDraft, writable
+from .merge import Merged
 from .model import ALL, UNGROUPED, Inventory, InventoryGroup, InventoryHost, Origin
 from .settings import (
     ANSIBLE_CONFIG,
@@ -57,73 +59,6 @@ RESERVED_CONFIG_KEYS = frozenset(
 _CONFIG_KEYS = frozenset(global_defaults()) - RESERVED_CONFIG_KEYS
 #: The var that carries labels in formats that have none (Ansible's, and our JSON output).
 LABELS_VAR = "corral_labels"
-
-
-#: The empty values of a draft that sets none (read-only: writers replace it first).
-_NONE: dict[Any, Any] = cast("dict[Any, Any]", MappingProxyType({}))
-
-
-def _writable(table: dict[Any, Any]) -> dict[Any, Any]:
-    """Return `table`, or a new dict in place of the shared empty one."""
-    return {} if table is _NONE else table
-
-
-class Draft:
-    """A host or group as the sources describe it, before resolution.
-
-    Values are kept plain (merging them is a dict update); where each came from is in
-    `origins`, keyed as InventoryHost.origins is: "vars.NAME", "labels.NAME", a setting's
-    name ("address", ...), "config.SECTION.KEY".
-    """
-
-    __slots__ = ("config", "derived", "labels", "name", "origin", "origins", "scope", "settings",
-                 "vars")  # fmt: skip
-
-    def __init__(self, name: str, origin: Origin, scope: str) -> None:
-        self.name = name
-        #: "host web01", "group web" or "all": the scope of the origins of its values.
-        self.scope = scope
-        self.origin = self.at(origin)
-        self.vars: dict[str, Any] = {}
-        self.origins: dict[str, Origin] = {}
-        # Most hosts set none of these: they share one read-only empty mapping until a
-        # writer gives them their own (writable()); 10,000 hosts, 40,000 dicts fewer.
-        self.labels: dict[str, str] = _NONE
-        #: Settings given as such (corral's format): they beat ones read from ansible_* vars.
-        self.settings: dict[str, Any] = _NONE
-        #: Settings read from ansible_* vars.
-        self.derived: dict[str, Any] = _NONE
-        #: Config keys set through ansible_* vars: (section, key) -> value.
-        self.config: dict[tuple[str, str], Any] = _NONE
-
-    def at(self, origin: Origin) -> Origin:
-        """Return `origin` with this draft as its scope."""
-        if origin.scope == self.scope:
-            return origin
-        return Origin(origin.source, origin.line, self.scope)
-
-
-class HostDraft(Draft):
-    """A host as described so far."""
-
-    __slots__ = ()
-
-    def __init__(self, name: str, origin: Origin) -> None:
-        super().__init__(name, origin, f"host {name}")
-
-
-class GroupDraft(Draft):
-    """A group as described so far; `defined` is False while it is only referred to."""
-
-    __slots__ = ("children", "defined", "hosts", "priority")
-
-    def __init__(self, name: str, origin: Origin) -> None:
-        super().__init__(name, origin, "all" if name == ALL else f"group {name}")
-        self.hosts: dict[str, None] = {}
-        self.children: dict[str, Origin] = {}
-        self.defined = False
-        #: Ansible's ansible_group_priority: among groups at one depth, the higher wins.
-        self.priority = 1
 
 
 def _secret_vars(name: str, value: Any) -> Any:
@@ -278,7 +213,7 @@ class InventoryBuilder:
                 self.set_var(draft, name, value, where)
                 continue
             # ... and an address, port, user or key file, set once
-            draft.derived = _writable(draft.derived)
+            draft.derived = writable(draft.derived)
             draft.derived[setting] = check_setting(setting, value, where, draft.scope)
             origins[setting] = where
             values[name] = value
@@ -304,7 +239,7 @@ class InventoryBuilder:
                 line=origin.line,
                 entry=draft.scope,
             )
-        draft.labels = _writable(draft.labels)
+        draft.labels = writable(draft.labels)
         draft.labels[key] = value
         draft.origins["labels." + key] = draft.at(origin)
 
@@ -313,7 +248,7 @@ class InventoryBuilder:
         where = draft.at(origin)
         checked = check_setting(key, value, where, draft.scope)
         self._no_conflict(draft, key, checked, where)
-        draft.settings = _writable(draft.settings)
+        draft.settings = writable(draft.settings)
         draft.settings[key] = checked
         draft.origins[key] = where
 
@@ -349,7 +284,7 @@ class InventoryBuilder:
         elif name in ANSIBLE_CONFIG:
             section, key = ANSIBLE_CONFIG[name]
             config_value = Secret(str(value)) if key == "password" else value
-            draft.config = _writable(draft.config)
+            draft.config = writable(draft.config)
             draft.config[(section, key)] = config_value
             draft.origins[f"config.{section}.{key}"] = where
         elif name in ANSIBLE_SSH_ARGS:
@@ -375,7 +310,7 @@ class InventoryBuilder:
     @staticmethod
     def _derive(draft: Draft, setting: str, value: Any, where: Origin) -> None:
         """Set a setting read from an ansible_* var (one given as such keeps its origin)."""
-        draft.derived = _writable(draft.derived)
+        draft.derived = writable(draft.derived)
         draft.derived[setting] = value
         if setting not in draft.settings:
             draft.origins[setting] = where
@@ -443,7 +378,7 @@ class InventoryBuilder:
             )
             for name, group in groups.items()
         }
-        memo: dict[frozenset[str], _Merged] = {}
+        memo: dict[frozenset[str], Merged] = {}
         hosts: dict[str, InventoryHost] = {}
         for name, draft in self.hosts.items():
             key = frozenset(direct[name])
@@ -451,7 +386,7 @@ class InventoryBuilder:
             if merged is None:
                 member_of = set().union(*(ancestors[g] for g in key)) | {ALL}
                 ordered = sorted(member_of, key=rank)
-                merged = _Merged([groups[g] for g in ordered])
+                merged = Merged([groups[g] for g in ordered])
                 memo[key] = merged
             hosts[name] = merged.host(draft)
         for name in sorted(set(groups) & set(self.hosts)):
@@ -526,93 +461,3 @@ class InventoryBuilder:
                 if waiting[child] == 0:
                     ready.append(child)
         return order
-
-
-class _Layered(Mapping[str, Origin]):
-    """A host's origins over its groups' merged ones, without copying them for each host."""
-
-    __slots__ = ("_base", "_top")
-
-    def __init__(self, top: Mapping[str, Origin], base: Mapping[str, Origin]) -> None:
-        self._top = top
-        self._base = base
-
-    def __getitem__(self, key: str) -> Origin:
-        found = self._top.get(key)
-        return found if found is not None else self._base[key]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._base
-        yield from (key for key in self._top if key not in self._base)
-
-    def __len__(self) -> int:
-        return len(self._base) + sum(1 for key in self._top if key not in self._base)
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-
-def _merged_config(
-    into: dict[str, dict[str, Any]], config: Mapping[tuple[str, str], Any]
-) -> dict[str, dict[str, Any]]:
-    for (section, key), value in config.items():
-        into.setdefault(section, {})[key] = value
-    return into
-
-
-class _Merged:
-    """What a set of groups gives its hosts: vars, labels, settings, config and origins."""
-
-    __slots__ = ("config", "groups", "labels", "origins", "settings", "shared", "vars")
-
-    def __init__(self, drafts: Sequence[Draft]) -> None:
-        self.groups = tuple(d.name for d in drafts if d.name != ALL)
-        self.vars: dict[str, Any] = {}
-        self.labels: dict[str, str] = {}
-        self.settings: dict[str, Any] = {}
-        self.config: dict[str, dict[str, Any]] = {}
-        self.origins: dict[str, Origin] = {}
-        for draft in drafts:
-            self.vars.update(draft.vars)
-            self.labels.update(draft.labels)
-            self.settings.update(draft.derived)
-            self.settings.update(draft.settings)  # explicit settings beat ansible_* vars
-            _merged_config(self.config, draft.config)
-            self.origins.update(draft.origins)
-        #: Read-only views, shared by every host of these groups with nothing of its own.
-        self.shared: tuple[Mapping[str, Any], ...] = (
-            MappingProxyType(self.vars),
-            MappingProxyType(self.labels),
-            MappingProxyType(self.origins),
-            MappingProxyType(self.config),
-        )
-
-    def host(self, draft: HostDraft) -> InventoryHost:
-        """Return the InventoryHost of a host in these groups, its own values on top."""
-        vars_, labels, origins, config = self.shared
-        settings = self.settings
-        if draft.origins:  # it has values of its own
-            if draft.vars:
-                vars_ = MappingProxyType({**self.vars, **draft.vars})
-            if draft.labels:
-                labels = MappingProxyType({**self.labels, **draft.labels})
-            if draft.derived or draft.settings:
-                settings = {**settings, **draft.derived, **draft.settings}
-            if draft.config:
-                nested = {section: dict(keys) for section, keys in self.config.items()}
-                config = MappingProxyType(_merged_config(nested, draft.config))
-            origins = _Layered(draft.origins, self.origins)
-        get = settings.get
-        return InventoryHost(
-            draft.name,
-            get("address"),
-            get("port"),
-            get("user"),
-            get("key_file"),
-            get("gateway"),
-            labels,
-            vars_,
-            self.groups,
-            origins,
-            config,
-        )

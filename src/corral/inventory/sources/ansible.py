@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import InventoryError
-from ..builder import GroupDraft, InventoryBuilder
+from ..builder import InventoryBuilder
+from ..draft import GroupDraft
 from ..model import UNGROUPED, Origin
 from ..ranges import expand_range
 from .lines import LineDict, line_of

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...errors import InventoryError
-from ..builder import Draft, GroupDraft, InventoryBuilder
+from ..builder import InventoryBuilder
+from ..draft import Draft, GroupDraft
 from ..model import ALL, Origin
 from ..ranges import expand_range, has_range
 from .lines import line_of

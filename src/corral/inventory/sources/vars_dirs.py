@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ...errors import InventoryError
-from ..builder import Draft, InventoryBuilder
+from ..builder import InventoryBuilder
+from ..draft import Draft
 from ..model import Origin
 from .lines import line_of, load_yaml
 
