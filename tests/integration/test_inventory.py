@@ -344,3 +344,19 @@ async def test_aio_gather_facts_then_select_with_them(
     group = inventory.select("db:&os.family=debian", facts=facts)
     async with group:
         assert (await group[0].facts()) is facts[next(iter(facts))]  # the gathered Facts
+
+
+def test_the_bastion_of_its_own_group_is_reached_directly(
+    fleet: SSHDFleet, config: Config, tmp_path: Path
+) -> None:
+    data = fleet_inventory(fleet)
+    data["groups"]["fleet"]["gateway"] = "host1"  # every host through host1, host1 included
+    path = tmp_path / "inventory.yaml"
+    path.write_text(json.dumps(data))
+    with corral.Inventory.load(path, config=config).select("fleet") as group:
+        by_name = {c.original_host: c for c in group}
+        assert by_name["host1"].gateway is None
+        assert by_name["host2"].gateway is not None
+        assert by_name["host2"].gateway.original_host == "host1"  # type: ignore[union-attr]
+        result = group.run("true", hide=True)
+    assert all(r.ok for r in result.values())

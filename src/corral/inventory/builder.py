@@ -57,6 +57,9 @@ RESERVED_CONFIG_KEYS = frozenset(
     }
 )
 _CONFIG_KEYS = frozenset(global_defaults()) - RESERVED_CONFIG_KEYS
+#: Config keys that are sections (run, sudo, timeouts, keepalive): a var of that name that
+#: is not a mapping is an ordinary var, not corral's setting.
+CONFIG_SECTIONS = frozenset(k for k, v in global_defaults().items() if isinstance(v, dict))
 #: The var that carries labels in formats that have none (Ansible's, and our JSON output).
 LABELS_VAR = "corral_labels"
 
@@ -183,6 +186,13 @@ class InventoryBuilder:
             for key, label in value.items():
                 self.set_label(draft, key, label, origin)
             return
+        elif name in CONFIG_SECTIONS and not isinstance(value, Mapping):
+            # `sudo: yes` in an Ansible inventory is not corral's sudo section: a var only
+            self._note_unused(
+                name,
+                where,
+                f"not a mapping, so not corral's {name} config section: kept as a var only",
+            )
         elif name in _CONFIG_KEYS:
             try:
                 validate({name: value}, f"{where}")

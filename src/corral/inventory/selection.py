@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .builder import LABELS_VAR, RESERVED_CONFIG_KEYS
+from .builder import CONFIG_SECTIONS, LABELS_VAR, RESERVED_CONFIG_KEYS
 from .model import Inventory, InventoryHost
 from .selector import FactsLookup
 from .sources import Source
@@ -27,7 +27,10 @@ def host_config(host: InventoryHost) -> dict[str, Any]:
     data: dict[str, Any] = {
         key: value
         for key, value in host.vars.items()
-        if key not in RESERVED_CONFIG_KEYS and not key.startswith("ansible_") and key != LABELS_VAR
+        if key not in RESERVED_CONFIG_KEYS
+        and not key.startswith("ansible_")
+        and key != LABELS_VAR
+        and (key not in CONFIG_SECTIONS or isinstance(value, Mapping))
     }
     for section, values in host.config.items():
         existing = data.get(section)

@@ -69,12 +69,14 @@ class _Builder:
             return spec
         if any(char.isspace() for char in spec.strip()):
             return spec  # a ProxyCommand: "ssh -W %h:%p bastion"
+        hops = [part.strip().removeprefix("ssh://") for part in spec.split(",") if part.strip()]
+        if hops == [host.name]:
+            # The bastion itself, in a group whose hosts go through it: it is reached as if
+            # the inventory named no gateway (its ssh_config still applies), as with ssh -J.
+            return None
         previous: Connection | None = None
-        for hop in (part.strip() for part in spec.split(",")):
-            if hop.startswith("ssh://"):
-                hop = hop[len("ssh://") :]
-            if hop:
-                previous = self.hop(hop, previous, chain)
+        for hop in hops:
+            previous = self.hop(hop, previous, chain)
         return previous
 
     def hop(self, name: str, previous: Connection | None, chain: tuple[str, ...]) -> Connection:

@@ -16,6 +16,7 @@ from corral.errors import DynamicInventoryError, InventoryError
 from corral.inventory import (
     Inventory,
     default_sources,
+    host_config,
     inventory_hook,
     inventory_sources,
     is_inventory_hook,
@@ -419,3 +420,15 @@ def test_inventory_sources_of_a_run(tmp_path: Path) -> None:
     assert inventory_sources(config=config, project_dir=tmp_path, hooks=[hook]) == [
         str(tmp_path / "inventory.yaml"), hook,
     ]  # fmt: skip
+
+
+def test_an_ansible_var_named_like_a_config_section_stays_a_var(tmp_path: Path) -> None:
+    path = write(tmp_path, "hosts.ini", "[web]\nweb1 sudo=yes run=nightly\n")
+    inventory = Inventory.load(path)
+    host = inventory.host("web1")
+    assert (host.vars["sudo"], host.vars["run"]) == ("yes", "nightly")
+    assert host_config(host) == {}  # not corral's sudo and run sections
+    assert inventory.warnings == (
+        f"{path}:2: sudo: not a mapping, so not corral's sudo config section: kept as a var only",
+        f"{path}:2: run: not a mapping, so not corral's run config section: kept as a var only",
+    )
