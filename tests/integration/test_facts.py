@@ -177,3 +177,14 @@ def test_the_busybox_applets_alone_are_enough(tmp_path: Path) -> None:
     facts = parse_facts(done.stdout)
     assert facts.cpu_count == os.cpu_count()
     assert facts.mounts is not None and "/" in [m.mount for m in facts.mounts]
+
+
+async def test_group_facts_report_progress_as_ok(fleet: SSHDFleet, config: Config) -> None:
+    states: list[tuple[str, str]] = []
+    group = corral.aio.Group(*(h.alias for h in fleet.hosts), config=config)
+    group.on_progress = lambda host, state: states.append((host, state))
+    async with group:
+        await group.facts()
+    assert sorted(s for s in states if s[1] != "running") == [
+        (h.alias, "ok") for h in fleet.hosts
+    ]  # a host's value that is not a Result (Facts, a task's return) is success
