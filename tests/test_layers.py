@@ -22,9 +22,20 @@ ALLOWED: dict[str, set[str]] = {
     "runner": {"config", "errors", "result"},
     # the transport implements the runner's Process interface structurally: no import
     "transport": {"config", "errors", "result"},
-    "remote": {"transport", "runner", "config", "errors", "result"},
-    "sync": {"remote", "transport", "runner", "config", "errors", "result"},
-    "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
+    # remote builds Connections and Groups from inventory hosts (remote/inventory.py)
+    "remote": {"transport", "runner", "inventory", "config", "errors", "result"},
+    "sync": {"remote", "transport", "runner", "inventory", "config", "errors", "result"},
+    "tasks": {
+        "sync",
+        "remote",
+        "runner",
+        "transport",
+        "inventory",
+        "config",
+        "errors",
+        "result",
+        "tasks",
+    },
     # the test kit sits above the public API (corral, corral.aio), and uses only that
     "testing": {"testing", "aio"},
     # the run journal and report: consumes events, reads config; the CLI and engine call it

@@ -41,6 +41,11 @@ def test_exceptions_module_has_the_fabric_names() -> None:
         assert hasattr(corral.exceptions, name)
 
 
+#: Names whose colour shows in their kind: the sync twin's is a property (`c.facts.os`),
+#: the async twin's a coroutine method (`await c.facts()`).
+PROPERTY_ON_SYNC_SIDE = {"facts"}
+
+
 def _public_methods(cls: type) -> dict[str, inspect.Signature]:
     out = {}
     for name, member in inspect.getmembers(cls):
@@ -63,6 +68,10 @@ def test_sync_and_async_twins_have_the_same_methods_and_parameters() -> None:
         for methods in (sync_methods, async_methods):
             methods.pop("__enter__", None)
             methods.pop("__exit__", None)
+        for name in PROPERTY_ON_SYNC_SIDE & (set(async_methods) - set(sync_methods)):
+            assert isinstance(getattr(sync_cls, name), property), name
+            assert inspect.iscoroutinefunction(getattr(async_cls, name)), name
+            del async_methods[name]
         assert sorted(sync_methods) == sorted(async_methods)
         for name, signature in sync_methods.items():
             assert _params(signature) == _params(async_methods[name]), name
@@ -73,7 +82,14 @@ def test_sync_and_async_twins_have_the_same_methods_and_parameters() -> None:
             is_coroutine = inspect.iscoroutinefunction(async_fn)
             assert not inspect.iscoroutinefunction(sync_fn), name
             # every blocking method that does I/O is a coroutine on the async side
-            if name not in ("cd", "prefix", "forward_local", "forward_remote", "interrupt"):
+            if name not in (
+                "cd",
+                "prefix",
+                "forward_local",
+                "forward_remote",
+                "interrupt",
+                "use_facts",
+            ):
                 assert is_coroutine, name
 
 
@@ -82,3 +98,19 @@ def test_sync_and_async_twins_share_public_properties() -> None:
         sync_props = {n for n, m in inspect.getmembers(sync_cls) if isinstance(m, property)}
         async_props = {n for n, m in inspect.getmembers(async_cls) if isinstance(m, property)}
         assert async_props <= sync_props
+
+
+def test_inventory_twins_differ_only_in_the_group_they_select() -> None:
+    sync_methods = _public_methods(corral.Inventory)
+    async_methods = _public_methods(corral.aio.Inventory)
+    assert sorted(sync_methods) == sorted(async_methods)
+    for name, signature in sync_methods.items():
+        assert _params(signature) == _params(async_methods[name]), name
+        # loading and selecting are local (files, scripts): only gathering facts connects
+        is_coroutine = inspect.iscoroutinefunction(getattr(corral.aio.Inventory, name))
+        assert is_coroutine == (name == "gather_facts"), name
+    assert inspect.signature(corral.Inventory.select).return_annotation in ("Group", corral.Group)
+    assert inspect.signature(corral.aio.Inventory.select).return_annotation in (
+        "Group",
+        corral.aio.Group,
+    )

@@ -7,6 +7,7 @@
     corral -H web1,web2 health                          # exits 3 where hello is not current
     corral -H web2 lock --reason "debugging"            # deploys to web2 fail (status 75)
     corral -P --batch-size 1 --max-failures 0 -H web1,web2,web3 deploy   # rolling, stops early
+    corral -G web deploy            # inventory.yaml's hosts, each group with its deploy_env
 
 Each host holds, under app.base (corral.yaml: ~/apps/{host}/hello):
 

@@ -17,13 +17,18 @@ from .errors import (
     Failure,
     GroupException,
     HostKeyError,
+    InventoryError,
+    SelectionError,
     UnexpectedExit,
 )
+from .inventory import inventory_hook
+from .remote.facts import Facts
 from .result import GroupResult, Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .sync.connection import Connection
 from .sync.context import Context
 from .sync.group import Group, SerialGroup, ThreadingGroup
+from .sync.inventory import Inventory
 from .tasks import Call, Collection, Task, call, task
 
 try:
@@ -44,15 +49,19 @@ __all__ = [
     "ConnectionLost",
     "Context",
     "CorralError",
+    "Facts",
     "FailingResponder",
     "Failure",
     "Group",
     "GroupException",
     "GroupResult",
     "HostKeyError",
+    "Inventory",
+    "InventoryError",
     "Responder",
     "Result",
     "Secret",
+    "SelectionError",
     "SerialGroup",
     "StreamWatcher",
     "Task",
@@ -60,5 +69,6 @@ __all__ = [
     "UnexpectedExit",
     "__version__",
     "call",
+    "inventory_hook",
     "task",
 ]

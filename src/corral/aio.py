@@ -12,10 +12,15 @@ from .errors import (
     Failure,
     GroupException,
     HostKeyError,
+    InventoryError,
+    SelectionError,
     UnexpectedExit,
 )
+from .inventory import inventory_hook
 from .remote.connection import Connection
+from .remote.facts import Facts
 from .remote.group import Group, SerialGroup, ThreadingGroup
+from .remote.inventory import Inventory
 from .result import GroupResult, Result
 from .runner.context import Context
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
@@ -34,20 +39,25 @@ __all__ = [
     "ConnectionLost",
     "Context",
     "CorralError",
+    "Facts",
     "FailingResponder",
     "Failure",
     "Group",
     "GroupException",
     "GroupResult",
     "HostKeyError",
+    "Inventory",
+    "InventoryError",
     "Responder",
     "Result",
     "Secret",
+    "SelectionError",
     "SerialGroup",
     "StreamWatcher",
     "Task",
     "ThreadingGroup",
     "UnexpectedExit",
     "call",
+    "inventory_hook",
     "task",
 ]

@@ -8,6 +8,9 @@ CorralError                            .exit_code (corral's exit status), .show(
 ├── CorralfileError                    the corralfile raised while imported: names the line
 ├── UsageError                         the command line cannot be run as given (exit 2)
 ├── ResponseNotAccepted                a FailingResponder saw its failure sentinel
+├── InventoryError                     a bad inventory: names the source (file:line) and the entry
+│   ├── DynamicInventoryError          an inventory script or hook failed, hung or printed garbage
+│   └── SelectionError                 a pattern names nothing or selects no host (closest names)
 ├── HostError                          .host; the host is in every message
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
@@ -22,6 +25,7 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   │   └── KeyFileError               a client key file missing or unreadable
 │   ├── ForwardError                   a port forward: the port is taken, or the server refused
 │   ├── ConnectionLost                 an open connection died (mid-command: partial output kept)
+│   ├── FactsError                     the facts probe could not run on the host
 │   ├── Failure                        .result: the command ran and did not succeed
 │   │   ├── UnexpectedExit             non-zero exit status (and warn=False)
 │   │   ├── AuthFailure                sudo refused: wrong or missing password, not allowed
@@ -100,6 +104,53 @@ class UsageError(CorralError):
 
 class ResponseNotAccepted(CorralError):
     """A FailingResponder saw its failure sentinel after answering."""
+
+
+class InventoryError(CorralError):
+    """An inventory source is malformed or inconsistent; nothing was connected to.
+
+    `source` names the file (or script, hook), `line` the line when there is one, and
+    `entry` the host, group or key concerned.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        entry: str | None = None,
+    ) -> None:
+        where = source or ""
+        if source and line is not None:
+            where = f"{source}:{line}"
+        prefix = f"{where}: " if where else ""
+        if entry:
+            prefix += f"{entry}: "
+        super().__init__(prefix + message)
+        self.source = source
+        self.line = line
+        self.entry = entry
+        self.reason = message
+
+
+class DynamicInventoryError(InventoryError):
+    """An inventory script or hook failed, timed out, or returned something unreadable."""
+
+
+class SelectionError(InventoryError):
+    """A host pattern names an unknown host or group, or selects no host at all.
+
+    `suggestions` holds the closest known names (for "did you mean").
+    """
+
+    def __init__(self, message: str, *, pattern: str, suggestions: tuple[str, ...] = ()) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(message + hint, entry=f"pattern {pattern!r}")
+        self.pattern = pattern
+        self.suggestions = suggestions
+        #: The message without the pattern and the suggestions.
+        self.detail = message
 
 
 class HostError(CorralError):
@@ -193,6 +244,10 @@ class ConnectionLost(HostError):
         self.command = command
         self.stdout = stdout
         self.stderr = stderr
+
+
+class FactsError(HostError):
+    """The facts probe did not run on a host (its shell failed before the probe's end)."""
 
 
 class Failure(HostError):
@@ -377,6 +432,8 @@ __all__ = [
     "ConnectionLost",
     "CorralError",
     "CorralfileError",
+    "DynamicInventoryError",
+    "FactsError",
     "Failure",
     "ForwardError",
     "GatewayError",
@@ -388,12 +445,14 @@ __all__ = [
     "HostTimeout",
     "HostUnreachable",
     "InvalidHostError",
+    "InventoryError",
     "JournalError",
     "KeyFileError",
     "ResponseNotAccepted",
     "RevokedHostKey",
     "RsyncError",
     "RsyncTimedOut",
+    "SelectionError",
     "TemplateError",
     "TransferError",
     "UnexpectedExit",

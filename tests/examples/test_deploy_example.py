@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from corral.config import load_config
+from corral.sync.inventory import plan_hosts
+from corral.tasks.executor import Executor
+from corral.tasks.loader import load_collection
 from corral.testing.fleet import SSHDFleet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,3 +237,32 @@ def test_the_examples_own_tests_pass_with_the_pytest_plugin() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout and "skipped" not in proc.stdout
+
+
+def test_a_deploy_on_the_example_inventory_gives_each_group_its_deploy_env(
+    deployment: Deployment, fleet: SSHDFleet, tmp_path: Path
+) -> None:
+    # the example's inventory, its hosts renamed to the fleet's aliases
+    text = (EXAMPLE / "inventory.yaml").read_text()
+    for name, alias in zip(("web1", "web2", "web3"), (h.alias for h in fleet.hosts), strict=True):
+        text = text.replace(name, alias)
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(text)
+    config = load_config(
+        project_dir=EXAMPLE,  # corral.yaml: deploy_env staging, the environments
+        overrides={"ssh_config_path": str(fleet.ssh_config_path)},
+        sets={"app": {"base": f"~/{deployment.remote_root}/{{host}}/hello"}},
+        environ={},
+    )
+    plan = plan_hosts("web", sources=[str(inventory)], config=config)
+    assert plan.names == ["host1", "host2", "host3"]
+    collection = load_collection(EXAMPLE / "corralfile.py")
+    with Executor(collection, config, plan.names, connections=plan.connections(config)) as ex:
+        ex.execute("deploy")
+    release = deployment.current("host1")
+    assert "environment = staging\n" in deployment.config("host1")
+    assert "replicas = 1\n" in deployment.config("host1")
+    for host in ("host2", "host3"):
+        assert deployment.current(host) == release
+        assert "environment = production\nrelease = " in deployment.config(host)
+        assert "replicas = 3\n" in deployment.config(host)

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .defaults import SECRET_KEYS, global_defaults
+from .schema import validate, wrap_secrets
 from .secret import MASK, Secret
 
 
@@ -117,9 +118,14 @@ class DataProxy:
 
 
 class Config(DataProxy):
-    """corral's settings: defaults merged with overrides (Fabric's `Config(overrides=...)`)."""
+    """corral's settings: defaults merged with overrides (Fabric's `Config(overrides=...)`).
 
-    __slots__ = ()
+    A Config remembers which of its settings came from levels that beat an inventory's host
+    vars (overrides, `merge()`, and when loaded: environment variables, `-f`, flags and
+    `--set`), so that `with_host_vars` can slot a host's vars in below them.
+    """
+
+    __slots__ = ("_pinned",)
 
     def __init__(
         self,
@@ -127,9 +133,12 @@ class Config(DataProxy):
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
         data = global_defaults() if defaults is None else copy_data(dict(defaults))
+        pinned: dict[str, Any] = {}
         if overrides:
             merge_dicts(data, copy_data(dict(overrides)))
+            pinned = copy_data(dict(overrides))
         super().__init__(data)
+        object.__setattr__(self, "_pinned", pinned)
 
     @staticmethod
     def global_defaults() -> dict[str, Any]:
@@ -138,8 +147,35 @@ class Config(DataProxy):
 
     def clone(self) -> Config:
         """Return an independent copy of this Config."""
-        return Config(defaults=self._data)
+        return with_pinned(Config(defaults=self._data), self._pinned)
 
     def merge(self, updates: Mapping[str, Any]) -> None:
-        """Merge a nested mapping into this Config, in place."""
+        """Merge a nested mapping into this Config, in place (above host vars)."""
         merge_dicts(self._data, copy_data(dict(updates)))
+        merge_dicts(self._pinned, copy_data(dict(updates)))
+
+    def with_host_vars(self, host_vars: Mapping[str, Any], source: str = "inventory") -> Config:
+        """Return a copy with a host's vars merged in at the inventory level.
+
+        That level sits above the config files and below environment variables, `-f`,
+        command-line flags, `--set` and overrides: a var reaches `c.config` unless one of
+        those sets the same key. Values for corral's own keys are checked (`source` names
+        the host in the error).
+        """
+        data = copy_data(self._data)
+        merge_dicts(data, checked_host_vars(host_vars, source))
+        merge_dicts(data, copy_data(self._pinned))
+        return with_pinned(Config(defaults=data), self._pinned)
+
+
+def checked_host_vars(host_vars: Mapping[str, Any], source: str = "inventory") -> dict[str, Any]:
+    """Return a host's inventory vars as config data: copied, checked, secrets wrapped."""
+    data = wrap_secrets(copy_data(dict(host_vars)))
+    validate(data, source)
+    return data
+
+
+def with_pinned(config: Config, pinned: Mapping[str, Any]) -> Config:
+    """Mark `pinned` as the settings of `config` that host vars must not override."""
+    object.__setattr__(config, "_pinned", copy_data(dict(pinned)))
+    return config

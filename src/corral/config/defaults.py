@@ -52,4 +52,7 @@ def global_defaults() -> dict[str, Any]:
             "retention_days": 90,  # runs older than this are pruned (at most once a day)
             "busy_timeout": 5.0,  # seconds to wait for another writer's lock
         },
+        # Inventory sources (paths relative to the project, "@ssh_config", "pkg.mod:function"),
+        # a hook's module path, and how long a dynamic inventory script may take.
+        "inventory": {"sources": [], "hook": None, "script_timeout": 30},
     }

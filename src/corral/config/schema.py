@@ -60,6 +60,15 @@ EXPECTED: dict[str, tuple[str, Check]] = {
         "a string or null",
         _or_null(lambda v: isinstance(v, str | Secret)),
     ),
+    "inventory.sources": (
+        "an inventory path (or a list of them)",
+        lambda v: _is_text(v) or (isinstance(v, list | tuple) and all(_is_text(p) for p in v)),
+    ),
+    "inventory.hook": (
+        "a hook's module path 'package.module:function' or null",
+        _or_null(_is_text),
+    ),
+    "inventory.script_timeout": ("a positive number of seconds", _is_positive),
     "connect_kwargs.key_filename": (
         "a key file path or a list of them",
         lambda v: _is_text(v) or (isinstance(v, list) and all(_is_text(p) for p in v)),
@@ -79,7 +88,7 @@ EXPECTED: dict[str, tuple[str, Check]] = {
 }
 
 #: Sections whose keys are all corral's own: an unknown key there is a typo.
-CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo", "journal"})
+CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo", "journal", "inventory"})
 
 
 def _from_default(default: Any) -> tuple[str, Check] | None:
@@ -138,3 +147,13 @@ def _validate(
                 )
         if isinstance(default, Mapping) and isinstance(value, Mapping) and dotted != "run.env":
             _validate(value, default, dotted + ".", source)
+
+
+def wrap_secrets(data: dict[str, Any]) -> dict[str, Any]:
+    """Wrap the values of secret keys in Secret, so dumps of the data never show them."""
+    for dotted in SECRET_KEYS:
+        section, _, key = dotted.rpartition(".")
+        node = data.get(section) if section else data
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = Secret(node[key])
+    return data

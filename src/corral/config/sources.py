@@ -1,6 +1,7 @@
 """The levels a Config is built from, lowest first, each with one `load_*`, and one merge.
 
-defaults < collection < system file < user file < project file < environment variables
+defaults < collection < system file < user file < project file < host vars (an inventory's,
+per host: `load_host_vars`, applied by `Config.with_host_vars`) < environment variables
 < runtime file (`-f`) < command line (flags, then `--set`). Files may be YAML, JSON or Python.
 """
 
@@ -19,9 +20,9 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from .config import Config, copy_data, merge_dicts
+from .config import Config, checked_host_vars, copy_data, merge_dicts, with_pinned
 from .defaults import SECRET_KEYS, global_defaults
-from .schema import validate
+from .schema import validate, wrap_secrets
 from .secret import Secret
 
 SYSTEM_PREFIX = "/etc/corral"
@@ -30,6 +31,8 @@ PROJECT_NAME = "corral"
 ENV_PREFIX = "CORRAL_"
 #: Suffixes tried for the system, user and project files; the first file found is loaded.
 SUFFIXES = (".yaml", ".yml", ".json", ".py")
+#: Levels above host vars: what they set, a host's vars never override.
+PINNED_LEVELS = frozenset({"env", "runtime", "overrides"})
 
 
 @dataclass(frozen=True)
@@ -116,19 +119,9 @@ def find_file(prefix: str | Path) -> Path | None:
 def _file_level(name: str, path: Path | None) -> Level:
     if path is None:
         return Level(name, f"{name} file (none)")
-    data = _secrets(load_file(path))
+    data = wrap_secrets(load_file(path))
     validate(data, str(path))
     return Level(name, str(path), data)
-
-
-def _secrets(data: dict[str, Any]) -> dict[str, Any]:
-    """Wrap the values of secret keys in Secret, so dumps of the data never show them."""
-    for dotted in SECRET_KEYS:
-        section, _, key = dotted.rpartition(".")
-        node = data.get(section) if section else data
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            node[key] = Secret(node[key])
-    return data
 
 
 # ---------------------------------------------------------------------- levels
@@ -141,7 +134,7 @@ def load_defaults() -> Level:
 
 def load_collection(data: Mapping[str, Any], source: str = "collection config") -> Level:
     """Return the configuration a task collection carries (`Collection.configure`)."""
-    copied = _secrets(copy_data(dict(data)))
+    copied = wrap_secrets(copy_data(dict(data)))
     validate(copied, source)
     return Level("collection", source, copied)
 
@@ -191,6 +184,11 @@ def env_names(shape: Mapping[str, Any], prefix: str = ENV_PREFIX) -> dict[str, t
     return names
 
 
+def load_host_vars(host_vars: Mapping[str, Any], source: str = "inventory") -> Level:
+    """Return the settings a host's inventory vars give its Config (checked, secrets masked)."""
+    return Level("inventory", source, checked_host_vars(host_vars, source))
+
+
 def load_env(environ: Mapping[str, str], shape: Mapping[str, Any]) -> Level:
     """Return settings from CORRAL_* variables, for keys that exist in the lower levels.
 
@@ -211,7 +209,7 @@ def load_env(environ: Mapping[str, str], shape: Mapping[str, Any]) -> Level:
 
 def load_overrides(data: Mapping[str, Any], source: str = "command line") -> Level:
     """Return settings given on the command line (flags, `--set`) or as overrides."""
-    copied = _secrets(copy_data(dict(data)))
+    copied = wrap_secrets(copy_data(dict(data)))
     validate(copied, source)
     return Level("overrides", source, copied)
 
@@ -219,9 +217,12 @@ def load_overrides(data: Mapping[str, Any], source: str = "command line") -> Lev
 def merge_levels(levels: Iterable[Level]) -> Config:
     """Merge levels, lowest first, into one Config."""
     data: dict[str, Any] = {}
+    pinned: dict[str, Any] = {}
     for level in levels:
         merge_dicts(data, copy_data(level.data))
-    return Config(defaults=data)
+        if level.name in PINNED_LEVELS:
+            merge_dicts(pinned, copy_data(level.data))
+    return with_pinned(Config(defaults=data), pinned)
 
 
 def load_config(

@@ -40,6 +40,7 @@ from ..runner.sudo import SudoGuard, prepare_sudo
 from ..transport.sftp import SFTPSession
 from ..transport.ssh import SSHTransport
 from . import forward, rsync, transfer
+from .facts import Facts, gather_facts
 from .link import Link
 from .process import RemoteProcess
 from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
@@ -56,6 +57,7 @@ class Connection(Link, Shaping):
     output_route: OutputRoute | None = None
     #: What the latest command stopped by an interrupt (Ctrl-C) had printed.
     interrupted_result: Result | None = None
+    _facts: Facts | None = None
 
     # ------------------------------------------------------------------ commands
 
@@ -215,6 +217,24 @@ class Connection(Link, Shaping):
         if running:
             await asyncio.wait(running, timeout=timeout)
 
+    async def facts(self, refresh: bool = False) -> Facts:
+        """Return what the host is (OS, kernel, CPUs, memory, disks, addresses, ...).
+
+        Gathered once, in one round trip (a POSIX sh probe: no Python needed on the host),
+        then cached for the connection's life; `refresh=True` reads them again.
+        """
+        if self._facts is None or refresh:
+            self._facts = await gather_facts(self)
+        return self._facts
+
+    async def gather_facts(self, refresh: bool = False) -> Facts:
+        """Gather the host's facts (cached; `refresh=True` reads them again) and return them."""
+        return await self.facts(refresh)
+
+    def use_facts(self, facts: Facts | None) -> None:
+        """Take facts gathered elsewhere (an inventory selection) instead of gathering again."""
+        self._facts = facts
+
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
         options = self._options(kwargs)
@@ -297,7 +317,12 @@ class Connection(Link, Shaping):
         context: Mapping[str, Any] | None = None,
         **kwargs: Unpack[TemplateKwargs],
     ) -> TransferResult:
-        """Render a template here and upload it atomically, after `validate` accepts it."""
+        """Render a template here and upload it atomically, after `validate` accepts it.
+
+        The template sees the host's vars and (once gathered) `facts`; `context` wins.
+        """
+        facts = {"facts": self._facts} if self._facts is not None else {}
+        context = {**self.host_vars, **facts, **(context or {})}
         dry = self._dry_transfer("put", f"{template} (rendered)", remote)
         if dry is not None:
             return dry

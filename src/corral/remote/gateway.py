@@ -65,6 +65,10 @@ class HopPool:
             raise ValueError("a ProxyJump chain needs at least one hop")
         return previous
 
+    def adopt(self, gateway: Hop) -> None:
+        """Share a gateway made elsewhere (an inventory's bastion): it closes with its last user."""
+        self._shared.add(gateway)
+
     def admit(self, gateway: Hop) -> asyncio.Semaphore:
         """Return the admission for handshakes tunnelled through `gateway` (one per event
         loop: a semaphore belongs to the loop it first waited on)."""

@@ -255,6 +255,10 @@ class Group:
         limits, options = _split_kwargs(dict(kwargs))
         return await self._each(lambda c: c.get(remote, local, preserve_mode, **options), limits)
 
+    async def facts(self, refresh: bool = False, **limits: Unpack[GroupKwargs]) -> GroupResult:
+        """Gather every host's facts, one round trip each; the GroupResult maps host -> Facts."""
+        return await self._each(lambda conn: conn.facts(refresh), dict(limits))
+
     def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> Operation:
         prefix = len(self.connections) > 1
 
@@ -420,6 +424,8 @@ class Group:
 def _state_of(outcome: Any) -> str:
     if isinstance(outcome, Result):
         return "ok" if outcome.ok else "failed"
+    if not isinstance(outcome, BaseException):
+        return "ok"  # a value (a task's return value, Facts): the host succeeded
     return "skipped" if getattr(outcome, "skipped", False) else "failed"
 
 

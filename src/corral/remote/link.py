@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ..config import Config
@@ -47,6 +48,9 @@ class Link:
         connect_timeout: float | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
+        *,
+        hostname: str | None = None,
+        host_vars: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         if gateway is None and isinstance(self.config.get("gateway"), Link):
@@ -63,7 +67,10 @@ class Link:
             inline_ssh_env=inline_ssh_env,
             gateway=gateway if isinstance(gateway, str) else None,
             has_gateway_connection=through is not None,
+            hostname=hostname,
         )
+        #: The host's vars from an inventory (all < group < child group < host), read-only.
+        self.host_vars: Mapping[str, Any] = MappingProxyType(dict(host_vars or {}))
         #: The host as given (e.g. an ssh_config alias).
         self.original_host = settings.original_host
         #: What ssh_config says about the host.

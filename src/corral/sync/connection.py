@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from ..config import Config
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.facts import Facts
 from ..remote.rsync import RsyncKwargs
 from ..remote.transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 from ..result import Result, RsyncResult, TransferResult
@@ -36,6 +37,9 @@ class Connection(Runner, core=AsyncConnection):
         connect_timeout: float | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
         inline_ssh_env: bool | None = None,
+        *,
+        hostname: str | None = None,
+        host_vars: Mapping[str, Any] | None = None,
     ) -> None:
         self._adopt(
             AsyncConnection(
@@ -48,6 +52,8 @@ class Connection(Runner, core=AsyncConnection):
                 connect_timeout=connect_timeout,
                 connect_kwargs=connect_kwargs,
                 inline_ssh_env=inline_ssh_env,
+                hostname=hostname,
+                host_vars=host_vars,
             )
         )
 
@@ -111,6 +117,24 @@ class Connection(Runner, core=AsyncConnection):
     def interrupted_result(self) -> Result | None:
         """What the latest command stopped by an interrupt (Ctrl-C) had printed."""
         return public(self._async.interrupted_result)
+
+    @property
+    def host_vars(self) -> Mapping[str, Any]:
+        """The host's vars from an inventory (all < group < child group < host), read-only."""
+        return self._async.host_vars
+
+    @property
+    def facts(self) -> Facts:
+        """What the host is (OS, kernel, CPUs, memory, ...): gathered on first use, cached."""
+        return self.gather_facts()
+
+    def gather_facts(self, refresh: bool = False) -> Facts:
+        """Gather the host's facts (cached; `refresh=True` reads them again) and return them."""
+        return call(self._async.facts, refresh)
+
+    def use_facts(self, facts: Facts | None) -> None:
+        """Take facts gathered elsewhere (an inventory selection) instead of gathering again."""
+        self._async.use_facts(facts)
 
     @property
     def is_connected(self) -> bool:

@@ -107,6 +107,10 @@ class Group(Facade, core=engine.Group):
         """Run a command through sudo on every host (one password for all)."""
         return call(self._async.sudo, command, user, password, **kwargs)
 
+    def facts(self, refresh: bool = False, **limits: Unpack[engine.GroupKwargs]) -> GroupResult:
+        """Gather every host's facts, one round trip each; the GroupResult maps host -> Facts."""
+        return call(self._async.facts, refresh, **limits)
+
     def put(
         self,
         local: LocalPath | IO[bytes],

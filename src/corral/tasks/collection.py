@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..config import merge_dicts
 from ..config.config import copy_data
+from ..inventory.sources.hook import is_inventory_hook
 from .task import Task
 
 
@@ -34,6 +35,8 @@ class Collection:
         self.loaded_from: str | None = None
         #: One line about the collection (a module's docstring), for listings.
         self.help: str | None = None
+        #: The module's @inventory_hook functions: inventory sources the corralfile defines.
+        self.inventory_hooks: list[Callable[..., Any]] = []
         for item in args:
             self._add(item, None)
         for name, item in kwargs.items():
@@ -109,6 +112,7 @@ class Collection:
             collection.name = _dashed(name)
         if config:
             collection.configure(config)
+        collection.inventory_hooks = [v for v in vars(module).values() if is_inventory_hook(v)]
         collection.loaded_from = loaded_from or getattr(module, "__file__", None)
         doc = (module.__doc__ or "").strip()
         if collection.help is None and doc:

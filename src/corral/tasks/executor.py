@@ -73,6 +73,7 @@ class Executor:
         hosts: Sequence[str] = (),
         *,
         group: Mapping[str, Any] | None = None,
+        connections: Mapping[str, AsyncConnection] | None = None,
     ) -> None:
         self.collection = collection
         self.config = config if config is not None else Config()
@@ -87,7 +88,9 @@ class Executor:
         self.on_progress: Callable[[str, str], None] | None = None
         #: Called with (call, GroupResult) after each call run through the group engine.
         self.on_group_result: Callable[[Call, GroupResult], None] | None = None
-        self._connections: dict[str, AsyncConnection] = {}
+        #: Connections made beforehand, by host name (an inventory's, with host vars and
+        #: settings); other hosts get a Connection made from their name.
+        self._connections: dict[str, AsyncConnection] = dict(connections or {})
         self._local: AsyncContext | None = None
         #: The (call, host) being run: for reporting where a failure happened.
         self.current: tuple[Call, str | None] | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from ..config import Config, Secret
 from ..errors import ConfigError
 from .hostkeys import HostKeyVerifier, choose_policy
-from .hoststring import HostSpec, parse_port
+from .hoststring import HostSpec, parse_host_string, parse_port
 from .sshconfig import DEFAULT_GLOBAL_KNOWN_HOSTS, DEFAULT_USER_KNOWN_HOSTS, HostConfig, lookup
 
 #: Fabric's connect_kwargs keys corral understands (paramiko names, mapped onto asyncssh).
@@ -152,12 +152,14 @@ def resolve_host(
     inline_ssh_env: bool | None = None,
     gateway: str | None = None,
     has_gateway_connection: bool = False,
+    hostname: str | None = None,
 ) -> HostSettings:
     """Settle a host's settings: arguments, then the host string, ssh_config, then config.
 
     `gateway` is a ProxyCommand string given as an argument (or "none"); with
     `has_gateway_connection` the caller connects through a Connection of its own, and
-    ssh_config's ProxyJump/ProxyCommand are not followed.
+    ssh_config's ProxyJump/ProxyCommand are not followed. `hostname` (an inventory's address)
+    replaces ssh_config's HostName; the host's name stays its label and ssh_config key.
     """
     raw = spec.host
     if spec.port is not None and port is not None:
@@ -189,7 +191,7 @@ def resolve_host(
             )
     return HostSettings(
         original_host=spec.host,
-        host=ssh.hostname,
+        host=parse_host_string(hostname).host if hostname else ssh.hostname,
         user=user or spec.user or ssh.user or local_user,
         port=parse_port(chosen_port, f"host {raw!r}"),
         ssh_config=ssh,

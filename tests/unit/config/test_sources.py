@@ -13,7 +13,8 @@ from corral.config import Config, Secret, load_config, parse_set
 from corral.config.sources import coerce, env_names, load_env, load_file
 from corral.errors import ConfigError
 
-LEVELS = ["collection", "system", "user", "project", "env", "runtime", "flags", "set"]
+# "hostvars": an inventory host's vars, merged per host by Config.with_host_vars
+LEVELS = ["collection", "system", "user", "project", "hostvars", "env", "runtime", "flags", "set"]
 
 
 def _write_yaml(path: Path, deploy_env: str) -> None:
@@ -37,7 +38,7 @@ def _build(tmp_path: Path, present: list[str]) -> Config:
     if "runtime" in present:
         runtime = tmp_path / "runtime.yml"
         _write_yaml(runtime, "runtime")
-    return load_config(
+    config = load_config(
         collection={"deploy_env": "collection"} if "collection" in present else None,
         project_dir=project,
         runtime_file=runtime,
@@ -48,6 +49,9 @@ def _build(tmp_path: Path, present: list[str]) -> Config:
         system_prefix=system,
         user_prefix=user,
     )
+    if "hostvars" in present:
+        config = config.with_host_vars({"deploy_env": "hostvars"}, "inventory host web1")
+    return config.clone()  # a clone keeps what beats host vars
 
 
 def _cases() -> list[tuple[list[str], str | None]]:
@@ -253,3 +257,27 @@ def test_an_empty_file_is_an_empty_level(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
     assert load_config(runtime_file=path, environ={}).run.echo is False
+
+
+def test_host_vars_reach_config_keys_below_overrides_and_merges() -> None:
+    base = Config(overrides={"run": {"echo": True}})
+    base.merge({"sudo": {"user": "deploy"}})
+    host = base.with_host_vars(
+        {"run": {"echo": False, "warn": True}, "sudo": {"user": "root", "password": "pw"},
+         "app": {"replicas": 3}},
+        "inventory host web1",
+    )  # fmt: skip
+    assert (host.run.echo, host.run.warn) == (True, True)  # overrides beat host vars
+    assert host.sudo.user == "deploy"  # so does merge()
+    assert isinstance(host.sudo.password, Secret) and "pw" not in repr(host)
+    assert host.app.replicas == 3
+    assert base.get("app") is None and base.run.warn is False  # the base is untouched
+    again = host.with_host_vars({"run": {"echo": False}})
+    assert again.run.echo is True  # what was pinned stays pinned in the copy
+
+
+def test_bad_host_vars_for_corral_keys_name_the_host() -> None:
+    with pytest.raises(
+        ConfigError, match=r"inventory host web1: run\.echo: expected true or false"
+    ):
+        Config().with_host_vars({"run": {"echo": "yes please"}}, "inventory host web1")
