@@ -24,6 +24,7 @@ class Runs(Protocol):
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result: ...
 
+
 #: Seconds the probe may take (df on a hung network mount is the slow case).
 PROBE_TIMEOUT = 60.0
 
