@@ -23,8 +23,8 @@ ALLOWED: dict[str, set[str]] = {
     # the transport implements the runner's Process interface structurally: no import
     "transport": {"config", "errors", "result"},
     # remote builds Connections and Groups from inventory hosts (remote/inventory.py)
-    "remote": {"transport", "runner", "inventory", "config", "errors", "result"},
-    "sync": {"remote", "transport", "runner", "inventory", "config", "errors", "result"},
+    "remote": {"transport", "runner", "inventory", "config", "events", "errors", "result"},
+    "sync": {"remote", "transport", "runner", "inventory", "config", "events", "errors", "result"},
     "tasks": {
         "sync",
         "remote",

@@ -18,6 +18,7 @@ from typing import IO, Any
 from ..config import Secret
 from ..config.secret import secret_registry
 from ..errors import CommandInterrupted, ConfigError, ConnectionLost
+from ..events import EventBus
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
@@ -57,6 +58,11 @@ class Connection(Link, Shaping):
     output_route: OutputRoute | None = None
     #: What the latest command stopped by an interrupt (Ctrl-C) had printed.
     interrupted_result: Result | None = None
+    #: The event stream of the run this connection works for (set by the executor or a
+    #: group engine that records the run), and that run's id; None outside such a run.
+    #: Operations emit `OperationResult` events on it.
+    events: EventBus | None = None
+    run_id: str | None = None
     _facts: Facts | None = None
 
     # ------------------------------------------------------------------ commands

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import IO, Any
 
 from ..config import Config
+from ..events import EventBus
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.facts import Facts
 from ..remote.rsync import RsyncKwargs
@@ -117,6 +118,16 @@ class Connection(Runner, core=AsyncConnection):
     def interrupted_result(self) -> Result | None:
         """What the latest command stopped by an interrupt (Ctrl-C) had printed."""
         return public(self._async.interrupted_result)
+
+    @property
+    def events(self) -> EventBus | None:
+        """The event stream of the run this connection works for, if it records one."""
+        return self._async.events
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the run this connection works for, if it records one."""
+        return self._async.run_id
 
     @property
     def host_vars(self) -> Mapping[str, Any]:
