@@ -71,7 +71,9 @@ def connect_errors(
         raise KeyFileError(label, f"cannot load a client key: {exc}") from exc
     except (asyncio.TimeoutError, TimeoutError) as exc:
         raise ConnectTimeout(label, f"no answer from {where} within {timeout:g} s") from exc
-    except asyncssh.ConnectionLost as exc:
+    except (asyncssh.ConnectionLost, ConnectionResetError) as exc:
+        # sshd drops a connection past MaxStartups right after accepting it: a close, or a
+        # reset when the client had already sent its banner (both seen, by timing)
         raise HandshakeError(
             label,
             f"{where} closed the connection during the SSH handshake (server overloaded or "
