@@ -24,7 +24,19 @@ ALLOWED: dict[str, set[str]] = {
     "transport": {"config", "errors", "result"},
     # remote builds Connections and Groups from inventory hosts (remote/inventory.py)
     "remote": {"transport", "runner", "inventory", "config", "events", "errors", "result"},
-    "sync": {"remote", "transport", "runner", "inventory", "config", "events", "errors", "result"},
+    # operations (corral.aio.ops) run on the async Connection; sync has their blocking twins
+    "operations": {"remote", "runner", "config", "events", "errors", "result"},
+    "sync": {
+        "operations",
+        "remote",
+        "transport",
+        "runner",
+        "inventory",
+        "config",
+        "events",
+        "errors",
+        "result",
+    },
     "tasks": {
         "sync",
         "remote",

@@ -5,6 +5,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import ops
 from .config import Config, Secret
 from .errors import (
     AuthenticationError,
@@ -22,6 +23,7 @@ from .errors import (
     UnexpectedExit,
 )
 from .inventory import inventory_hook
+from .operations.result import OpResult
 from .remote.facts import Facts
 from .result import GroupResult, Result
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
@@ -58,6 +60,7 @@ __all__ = [
     "HostKeyError",
     "Inventory",
     "InventoryError",
+    "OpResult",
     "Responder",
     "Result",
     "Secret",
@@ -70,5 +73,6 @@ __all__ = [
     "__version__",
     "call",
     "inventory_hook",
+    "ops",
     "task",
 ]

@@ -1,5 +1,6 @@
 """corral's async API: the same classes as `corral`, with awaitable methods."""
 
+from . import operations as ops
 from .config import Config, Secret
 from .errors import (
     AuthenticationError,
@@ -17,6 +18,7 @@ from .errors import (
     UnexpectedExit,
 )
 from .inventory import inventory_hook
+from .operations.result import OpResult
 from .remote.connection import Connection
 from .remote.facts import Facts
 from .remote.group import Group, SerialGroup, ThreadingGroup
@@ -48,6 +50,7 @@ __all__ = [
     "HostKeyError",
     "Inventory",
     "InventoryError",
+    "OpResult",
     "Responder",
     "Result",
     "Secret",
@@ -59,5 +62,6 @@ __all__ = [
     "UnexpectedExit",
     "call",
     "inventory_hook",
+    "ops",
     "task",
 ]

@@ -35,6 +35,17 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   │   └── ValidationError            .result: the validate command rejected the new file
 │   ├── RsyncError                     .result: rsync exited with a non-zero status
 │   │   └── RsyncTimedOut(TimeoutError)
+│   ├── OperationError                 .operation, .argument: an operation could not reach its state
+│   │   ├── OperationArgumentError(ConfigError)  contradictory or invalid arguments; nothing touched
+│   │   ├── RenderError(ConfigError)   a template could not be rendered (names the variable)
+│   │   ├── StateConflictError         the host holds what the state cannot replace (a directory)
+│   │   ├── ContentRejectedError       validate= rejected the new content; the file is as it was
+│   │   ├── PackageManagerError        no such package manager, or it could not do the change
+│   │   ├── ServiceNotFoundError       no such service on the host
+│   │   └── OperationFailed            .result: a command of the operation failed
+│   ├── DeployError                    the deploy recipe stopped on a host (names the release)
+│   │   ├── DeployLockedError          deploys are locked on the host (exit 75)
+│   │   └── HealthCheckError           the health check failed; the host was rolled back
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
 │   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
@@ -375,6 +386,89 @@ def _rsync_stderr_tail(stderr: str, lines: int = 10) -> str:
     return f"\nstderr (last {len(tail)} lines):\n" + "\n".join("    " + line for line in tail)
 
 
+class OperationError(HostError):
+    """An operation (`corral.ops`) could not bring a host to the state it describes.
+
+    `operation` names it (`file`, `package`, ...), `argument` the argument concerned (or
+    None), and the message says which host, what was found and what to do next.
+    """
+
+    def __init__(self, host: str, operation: str, argument: str | None, message: str) -> None:
+        where = f"{operation}({argument}=...)" if argument else operation
+        super().__init__(host, f"{where}: {message}")
+        self.operation = operation
+        self.argument = argument
+        #: The message without the host and the operation.
+        self.detail = message
+
+
+class OperationArgumentError(OperationError, ConfigError):
+    """An operation's arguments contradict each other or are invalid; nothing was touched."""
+
+
+class RenderError(OperationError, ConfigError):
+    """A template could not be rendered: an undefined variable (named) or a syntax error."""
+
+
+class StateConflictError(OperationError):
+    """The host holds something the state cannot replace (a directory where a file goes)."""
+
+
+class ContentRejectedError(OperationError):
+    """The `validate` command rejected the new content; the file was left as it was.
+
+    `result` holds the validate command's output.
+    """
+
+    def __init__(
+        self, host: str, operation: str, argument: str | None, message: str, *, result: Result
+    ) -> None:
+        super().__init__(host, operation, argument, message)
+        self.result = result
+
+
+class PackageManagerError(OperationError):
+    """No supported package manager, one that is missing, or one that refused the change."""
+
+
+class ServiceNotFoundError(OperationError):
+    """The service named does not exist on the host (no unit, no init script)."""
+
+
+class OperationFailed(OperationError):
+    """A command of an operation failed; `result` holds its output, the message its tail."""
+
+    def __init__(
+        self, host: str, operation: str, argument: str | None, message: str, *, result: Result
+    ) -> None:
+        super().__init__(host, operation, argument, message + _stderr_tail(result, lines=5))
+        self.result = result
+
+
+class DeployError(HostError):
+    """The deploy recipe (`corral.recipes.deploy`) stopped on a host; `release` names it."""
+
+    def __init__(self, host: str, message: str, *, release: str | None = None) -> None:
+        super().__init__(host, message)
+        self.release = release
+
+
+class DeployLockedError(DeployError):
+    """Deploys are locked on the host (a lock file is there); ends `corral` with status 75."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class HealthCheckError(DeployError):
+    """The health check failed after the switch; the host was rolled back to `restored`."""
+
+    def __init__(
+        self, host: str, message: str, *, release: str | None, restored: str | None
+    ) -> None:
+        super().__init__(host, message, release=release)
+        self.restored = restored
+
+
 class CommandInterrupted(HostError):
     """A command was not started, or was stopped, because the run was interrupted (Ctrl-C).
 
@@ -430,8 +524,11 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
+    "ContentRejectedError",
     "CorralError",
     "CorralfileError",
+    "DeployError",
+    "DeployLockedError",
     "DynamicInventoryError",
     "FactsError",
     "Failure",
@@ -439,6 +536,7 @@ __all__ = [
     "GatewayError",
     "GroupException",
     "HandshakeError",
+    "HealthCheckError",
     "HostError",
     "HostKeyError",
     "HostSkipped",
@@ -448,11 +546,18 @@ __all__ = [
     "InventoryError",
     "JournalError",
     "KeyFileError",
+    "OperationArgumentError",
+    "OperationError",
+    "OperationFailed",
+    "PackageManagerError",
+    "RenderError",
     "ResponseNotAccepted",
     "RevokedHostKey",
     "RsyncError",
     "RsyncTimedOut",
     "SelectionError",
+    "ServiceNotFoundError",
+    "StateConflictError",
     "TemplateError",
     "TransferError",
     "UnexpectedExit",

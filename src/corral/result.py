@@ -46,6 +46,8 @@ class Result:
     #: True when only the tail of a stream was kept (output also went to a caller's stream).
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    #: Why the command did not run: the guard that held it (`creates='/x' exists`), or None.
+    skipped_by: str | None = None
 
     @cached_property
     def stdout(self) -> str:

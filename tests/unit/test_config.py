@@ -55,6 +55,8 @@ def test_run_settings_are_declared_once() -> None:
     names = {spec.name for spec in fields(RunOptions)}
     assert set(RunKwargs.__annotations__) == names
     section = global_defaults()["run"]
-    assert set(section) == (names - {"timeout"}) | set(CONFIG_ONLY)
+    per_call = {"timeout", "creates", "unless", "onlyif"}  # not config: timeouts.command, guards
+    assert set(section) == (names - per_call) | set(CONFIG_ONLY)
+    assert {"dry", "check", "diff"} <= set(CONFIG_ONLY)
     section["env"]["X"] = "1"  # each Config gets its own copy of the defaults
     assert global_defaults()["run"]["env"] == {}

@@ -9,7 +9,7 @@ lists the same names (a test pins them equal).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import IO, Any, Literal
 
@@ -23,7 +23,11 @@ Check = Callable[[Any], bool]
 
 HIDE_VALUES: tuple[Hide, ...] = (None, True, False, "out", "stdout", "err", "stderr", "both")
 #: The `run` keys that are config only, with their defaults: not arguments of `run()`.
-CONFIG_ONLY: dict[str, Any] = {"dry": False}  # print commands instead of running them
+CONFIG_ONLY: dict[str, Any] = {
+    "dry": False,  # print commands instead of running them; nothing connects
+    "check": False,  # change nothing: operations say what they would do, commands "would run"
+    "diff": False,  # operations print a unified diff of every file they change (or would)
+}
 
 
 def _is_hide(value: Any) -> bool:
@@ -82,6 +86,16 @@ class RunOptions:
             ),
         ),
     )
+    #: Guards (per call, not config): skip the command when this path exists on the host,
+    #: when the `unless` command succeeds, or when the `onlyif` command fails.
+    creates: str | None = field(default=None, metadata=_meta(in_config=False))
+    unless: str | Sequence[str] | None = field(default=None, metadata=_meta(in_config=False))
+    onlyif: str | Sequence[str] | None = field(default=None, metadata=_meta(in_config=False))
+
+    @property
+    def is_guarded(self) -> bool:
+        """True when a guard (creates, unless, onlyif) decides whether the command runs."""
+        return self.creates is not None or self.unless is not None or self.onlyif is not None
 
 
 def run_section_defaults() -> dict[str, Any]:

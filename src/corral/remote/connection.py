@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import IO, Any
 
 from ..config import Secret
 from ..config.secret import secret_registry
-from ..errors import CommandInterrupted, ConfigError, ConnectionLost
-from ..events import EventBus
+from ..errors import CommandInterrupted, ConfigError, ConnectionLost, Failure
+from ..events import EventBus, OperationResult
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
     RUN_ID_VAR,
@@ -31,7 +32,8 @@ from ..runner.command import (
     new_run_id,
     plain_env,
 )
-from ..runner.dry import dry_result, dry_transfer, is_dry
+from ..runner.dry import dry_result, dry_transfer, is_check, is_dry, is_held
+from ..runner.guards import guard_verdict, skipped_result
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.output import OutputRoute, apply_route
@@ -49,6 +51,8 @@ from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 #: Options of helper commands (hashes, mktemp, the sudo install script, validate): not the
 #: caller's run.* settings, whose pty, env or shell would change what they print.
 _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
+#: Options of a guard's check (creates, unless, onlyif): quiet, and never raising.
+_PROBE = _HELPER
 
 
 class Connection(Link, Shaping):
@@ -63,6 +67,10 @@ class Connection(Link, Shaping):
     #: Operations emit `OperationResult` events on it.
     events: EventBus | None = None
     run_id: str | None = None
+    #: Handlers (`corral.ops.Handler`) that operations on this connection notified and that
+    #: have not run yet, in the order first notified, each with whether it was notified in
+    #: check mode only. Replaced, never changed in place.
+    pending_handlers: tuple[tuple[Any, bool], ...] = ()
     _facts: Facts | None = None
 
     # ------------------------------------------------------------------ commands
@@ -80,11 +88,96 @@ class Connection(Link, Shaping):
         return options
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
-        """Run a shell command on the host and return its Result."""
-        options = self._options(kwargs)
-        return await self._run(self._shape(command), options)
+        """Run a shell command on the host and return its Result.
 
-    async def _run(self, shaped: str, options: RunOptions, cleanup: bool = False) -> Result:
+        With a guard (`creates=PATH`, `unless=CMD`, `onlyif=CMD`) the command runs only when
+        the guard allows it; a held command returns a successful Result with `skipped_by`.
+        """
+        options = self._options(kwargs)
+        shaped = self._shape(command)
+        if options.is_guarded:
+
+            async def probe(text: str) -> Result:
+                return await self._run(self._shape(text), _PROBE, probe=True)
+
+            return await self._guarded(shaped, options, probe, lambda: self._run(shaped, options))
+        return await self._run(shaped, options)
+
+    async def probe(
+        self,
+        command: Command,
+        *,
+        sudo: bool = False,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """Run a read-only command that inspects the host, also under --check.
+
+        The door for reading state (operations, guards, facts): check mode holds every other
+        command, never a probe, so a probe must change nothing. Under --dry nothing connects,
+        so a probe is only shown, like any command. `sudo=True` runs it through sudo (as
+        root, or `user`); its output is hidden and a failure returned unless `hide`/`warn`
+        say otherwise.
+        """
+        settings: dict[str, Any] = {"hide": True, "warn": True, **kwargs}
+        options = self._options(settings)
+        if options.is_guarded:
+            raise ConfigError(f"{self.original_host}: probe() takes no guard (creates, ...)")
+        shaped = self._shape(command)
+        if sudo:
+            return await self._sudo(shaped, options, user, password, probe=True)
+        return await self._run(shaped, options, probe=True)
+
+    async def _guarded(
+        self,
+        shaped: str,
+        options: RunOptions,
+        probe: Callable[[str], Awaitable[Result]],
+        proceed: Callable[[], Awaitable[Result]],
+    ) -> Result:
+        """Run a guarded command: check its guards with probes, then run it or say why not.
+
+        The outcome is reported as an operation (changed when the command ran, or would).
+        Under --dry nothing connects: the guards are not checked and the command is shown."""
+        if is_dry(self.config):
+            return await proceed()
+        reason = await guard_verdict(options, probe)
+        if reason is not None:
+            self._report("run", shaped, changed=False, message=f"skipped: {reason}")
+            return skipped_result(shaped, reason, host=self.original_host, connection=self)
+        check = is_check(self.config)
+        try:
+            result = await proceed()
+        except Failure as exc:
+            self._report("run", shaped, changed=True, ok=False, message=str(exc.reason))
+            raise
+        message = "would run" if check else f"ran (exit status {result.exited})"
+        self._report("run", shaped, changed=True, ok=result.ok, message=message)
+        return result
+
+    def _report(
+        self, operation: str, command: str, *, changed: bool, message: str, ok: bool = True
+    ) -> None:
+        """Emit an OperationResult on the run's event stream, if this connection has one."""
+        if self.events is None:
+            return
+        self.events.emit(
+            OperationResult(
+                run_id=self.run_id or "",
+                time=time.time(),
+                host=self.original_host,
+                operation=f"{operation} {command}",
+                changed=changed,
+                ok=ok,
+                message=message,
+                commands=(command,) if changed else (),
+            )
+        )
+
+    async def _run(
+        self, shaped: str, options: RunOptions, cleanup: bool = False, probe: bool = False
+    ) -> Result:
         run_id = new_run_id()
         marker = {RUN_ID_VAR: run_id}
         env = options.env
@@ -96,7 +189,9 @@ class Connection(Link, Shaping):
             wire = masked = env_prefix(marker) + shaped
             ssh_env = plain_env(env)
         with secret_registry.command(run_id, wire, masked):
-            return await self._execute(wire, shaped, options, ssh_env, run_id, cleanup=cleanup)
+            return await self._execute(
+                wire, shaped, options, ssh_env, run_id, cleanup=cleanup, probe=probe
+            )
 
     async def sudo(
         self,
@@ -112,7 +207,16 @@ class Connection(Link, Shaping):
         AuthFailure at once, naming the host and user.
         """
         options = self._options(kwargs)
-        return await self._sudo(self._shape(command), options, user, password)
+        shaped = self._shape(command)
+        if options.is_guarded:
+
+            async def probe(text: str) -> Result:
+                return await self._sudo(self._shape(text), _PROBE, user, password, probe=True)
+
+            return await self._guarded(
+                shaped, options, probe, lambda: self._sudo(shaped, options, user, password)
+            )
+        return await self._sudo(shaped, options, user, password)
 
     async def _sudo(
         self,
@@ -121,6 +225,7 @@ class Connection(Link, Shaping):
         user: str | None,
         password: str | Secret | None,
         cleanup: bool = False,
+        probe: bool = False,
     ) -> Result:
         run_id = new_run_id()
         call = prepare_sudo(
@@ -134,7 +239,7 @@ class Connection(Link, Shaping):
         )
         with secret_registry.command(run_id, call.wire, call.masked):
             return await self._execute(
-                call.wire, call.display, options, None, run_id, call.guard, cleanup
+                call.wire, call.display, options, None, run_id, call.guard, cleanup, probe
             )
 
     async def _execute(
@@ -146,11 +251,13 @@ class Connection(Link, Shaping):
         run_id: str,
         guard: SudoGuard | None = None,
         cleanup: bool = False,
+        probe: bool = False,
     ) -> Result:
-        """Start the wire command on a channel and run it to completion (the one dry-run gate
-        for commands on the host)."""
-        if is_dry(self.config):  # show the command; do not connect or run it
-            return dry_result(display, host=self.original_host, connection=self)
+        """Start the wire command on a channel and run it to completion (the one gate of
+        --dry and --check for commands on the host: only probes pass under --check)."""
+        if is_held(self.config, probe=probe):  # show the command; do not run it
+            check = is_check(self.config) and not is_dry(self.config)
+            return dry_result(display, host=self.original_host, connection=self, check=check)
 
         async def kill(name: str) -> Result:
             # Signal the command's processes by their marker, from a second channel: as the
@@ -245,7 +352,11 @@ class Connection(Link, Shaping):
         """Run a shell command on this machine, with the same options as `run`."""
         options = self._options(kwargs)
         return await run_local(
-            command_text(command), options, dry=is_dry(self.config), connection=self
+            command_text(command),
+            options,
+            dry=is_held(self.config),
+            check=is_check(self.config),
+            connection=self,
         )
 
     # ------------------------------------------------------------------ transfers
@@ -278,10 +389,13 @@ class Connection(Link, Shaping):
         )
 
     def _dry_transfer(self, verb: str, local: Any, remote: str | None) -> TransferResult | None:
-        """The dry-run gate of transfers: print what would move, or None to go on."""
-        if not is_dry(self.config):
+        """The gate of transfers (--dry, --check): print what would move, or None to go on."""
+        if not is_held(self.config):
             return None
-        return dry_transfer(verb, local, remote, host=self.original_host, connection=self)
+        check = is_check(self.config) and not is_dry(self.config)
+        return dry_transfer(
+            verb, local, remote, host=self.original_host, connection=self, check=check
+        )
 
     def _owned(self, result: TransferResult) -> TransferResult:
         return dataclasses.replace(result, connection=self)
@@ -347,8 +461,11 @@ class Connection(Link, Shaping):
         """Sync `source` here to `target` there (upload=False: the other way) with rsync.
 
         rsync runs locally over OpenSSH with this connection's settings (user, port, keys,
-        known_hosts, gateways) and reports what changed.
+        known_hosts, gateways) and reports what changed. Under --check it runs with rsync's
+        own --dry-run: it reads both sides, reports what would change, and changes nothing.
         """
+        if is_check(self.config) and not is_dry(self.config):
+            kwargs = {**kwargs, "dry_run": True}
         with self._in_flight("rsync"):
             result = await rsync.rsync(
                 self._chain(), source, target, dry=is_dry(self.config), **kwargs

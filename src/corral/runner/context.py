@@ -9,11 +9,15 @@ from ..config import Config, Secret
 from ..config.defaults import local_user
 from ..result import Result
 from .command import Command, check_env
-from .dry import is_dry
+from .dry import is_check, is_dry, is_held
+from .guards import guard_verdict, skipped_result
 from .local import run_local
-from .options import RunKwargs, Unpack, resolve_options
+from .options import RunKwargs, RunOptions, Unpack, resolve_options
 from .shaping import Shaping
 from .sudo import prepare_sudo
+
+#: Options of a guard's check: quiet, and never raising.
+_PROBE = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
 
 
 class Context(Shaping):
@@ -23,10 +27,28 @@ class Context(Shaping):
         self.config = config if config is not None else Config()
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
-        """Run a shell command on this machine and return its Result."""
+        """Run a shell command on this machine and return its Result.
+
+        With a guard (`creates=PATH`, `unless=CMD`, `onlyif=CMD`) the command runs only when
+        the guard allows it; a held command returns a successful Result with `skipped_by`.
+        """
         options = resolve_options(self.config, kwargs)
         shaped = self._shape(command)
-        return await run_local(shaped, options, dry=is_dry(self.config), connection=self)
+        if options.is_guarded and not is_dry(self.config):
+            reason = await guard_verdict(options, self._probe)
+            if reason is not None:
+                return skipped_result(shaped, reason, host="local", connection=self)
+        return await run_local(
+            shaped,
+            options,
+            dry=is_held(self.config),
+            check=is_check(self.config),
+            connection=self,
+        )
+
+    async def _probe(self, command: str) -> Result:
+        """Run a guard's read-only check here (also under --check)."""
+        return await run_local(self._shape(command), _PROBE, connection=self)
 
     async def sudo(
         self,
@@ -44,6 +66,10 @@ class Context(Shaping):
         options = resolve_options(self.config, kwargs)
         check_env(options.env)
         shaped = self._shape(command)
+        if options.is_guarded and not is_dry(self.config):
+            reason = await guard_verdict(options, self._probe)
+            if reason is not None:
+                return skipped_result(shaped, reason, host="local", connection=self)
         call = prepare_sudo(
             shaped,
             options.env,
@@ -57,7 +83,8 @@ class Context(Shaping):
             call.wire,
             options,
             display=call.display,
-            dry=is_dry(self.config),
+            dry=is_held(self.config),
+            check=is_check(self.config),
             connection=self,
             guard=call.guard,
         )

@@ -161,18 +161,19 @@ async def run_local(
     *,
     display: str | None = None,
     dry: bool = False,
+    check: bool = False,
     connection: Any = None,
     guard: SudoGuard | None = None,
 ) -> Result:
     """Run a shell command on this machine to completion and return its Result.
 
     `display` is the command as shown in echo, dry runs and errors (default: `command`);
-    with `dry`, the command is printed and not run.
+    with `dry`, the command is printed and not run (`check`: as "would run").
     """
     shown = command if display is None else display
     check_env(options.env)
     if dry:
-        return dry_result(shown, host="local", connection=connection)
+        return dry_result(shown, host="local", connection=connection, check=check)
 
     process = await LocalProcess.spawn(
         command,

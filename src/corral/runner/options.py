@@ -10,6 +10,7 @@ from typing import IO, Any
 from ..config import Config, Secret
 from ..config.run import Hide, InStream, RunOptions, StreamName
 from ..errors import ConfigError
+from .command import Command, command_text
 from .watchers import StreamWatcher
 
 if sys.version_info >= (3, 11):
@@ -50,6 +51,9 @@ class RunKwargs(TypedDict, total=False):
     echo_format: str
     shell: str
     capture_limit: int | None
+    creates: str | None
+    unless: Command | None
+    onlyif: Command | None
 
 
 _HIDE: dict[object, tuple[StreamName, ...]] = {
@@ -108,4 +112,25 @@ def resolve_options(config: Config, kwargs: Mapping[str, Any]) -> RunOptions:
         echo_format=settings.get("echo_format") or "{command}",
         shell=settings.get("shell") or "/bin/bash",
         capture_limit=settings.get("capture_limit"),
+        creates=_guard_path(kwargs.get("creates")),
+        unless=_guard_command("unless", kwargs.get("unless")),
+        onlyif=_guard_command("onlyif", kwargs.get("onlyif")),
     )
+
+
+def _guard_path(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"creates={value!r} must be a non-empty path")
+    return value
+
+
+def _guard_command(name: str, value: Any) -> Command | None:
+    if value is None:
+        return None
+    try:
+        command_text(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}={value!r}: {exc}") from None
+    return value if isinstance(value, str) else tuple(value)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import IO, Any
 
-from ..config import Config
+from ..config import Config, Secret
 from ..events import EventBus
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.facts import Facts
@@ -173,6 +173,18 @@ class Connection(Runner, core=AsyncConnection):
     def wait_commands(self, timeout: float | None = None) -> None:
         """Wait until none of this connection's commands is running (at most `timeout` s)."""
         return call(self._async.wait_commands, timeout)
+
+    def probe(
+        self,
+        command: Command,
+        *,
+        sudo: bool = False,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """Run a read-only command that inspects the host, also under --check."""
+        return call(self._async.probe, command, sudo=sudo, user=user, password=password, **kwargs)
 
     def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""

@@ -17,12 +17,12 @@ from .parse import END, MARK, parse_facts
 
 
 class Runs(Protocol):
-    """What gathering needs of a connection: its name, its config, and `run`."""
+    """What gathering needs of a connection: its name, its config, and `probe`."""
 
     original_host: str
     config: Config
 
-    async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result: ...
+    async def probe(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result: ...
 
 
 #: Seconds the probe may take (df on a hung network mount is the slow case).
@@ -45,12 +45,13 @@ def probe_script() -> str:
 async def gather_facts(conn: Runs) -> Facts:
     """Run the probe on the connection's host (one command) and return its Facts.
 
-    Under `--dry` (config run.dry) nothing connects, so every fact is None. A probe that
-    could not run to its end (the login shell refused it) raises FactsError.
+    The probe reads and changes nothing, so it runs under `--check` too. Under `--dry`
+    (config run.dry) nothing connects, so every fact is None. A probe that could not run to
+    its end (the login shell refused it) raises FactsError.
     """
     if is_dry(conn.config):
         return Facts()
-    result = await conn.run(
+    result = await conn.probe(
         probe_script(),
         hide=True,
         warn=True,

@@ -20,7 +20,7 @@ from .paths import (
 )
 from .session import Endpoint
 from .source import LOCAL_BATCH, ProgressCallback
-from .template import TemplateKwargs, put_template
+from .template import TemplateKwargs, put_template, render_template
 from .upload import HASH_BATCH
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "put",
     "put_template",
     "remote_base",
+    "render_template",
     "resolve_remote",
     "temp_name",
 ]

@@ -38,14 +38,18 @@ class TemplateKwargs(TypedDict, total=False):
     owner: str | None
 
 
-def _render(
+def render_template(
     host: str,
     path: str,
     remote: str,
     context: Mapping[str, Any],
     engine: Literal["jinja2", "string"],
 ) -> str:
-    """Render a template file with `context`; a missing variable is a TemplateError naming it."""
+    """Render a template file with `context`; a missing variable is a TemplateError naming it.
+
+    Jinja2 runs with StrictUndefined (an undefined variable is an error, never ""), keeps
+    a trailing newline and does not autoescape (configuration files, not HTML).
+    """
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
@@ -121,7 +125,7 @@ async def put_template(
         raise ConfigError("put_template: owner= needs sudo=True")
     check_paths(end.label, "put_template", template=template, remote=remote)
     path = _absolute(os.fspath(template))
-    text = await asyncio.to_thread(_render, end.label, path, remote, context or {}, engine)
+    text = await asyncio.to_thread(render_template, end.label, path, remote, context or {}, engine)
     name = os.path.basename(path).removesuffix(".j2") or os.path.basename(path)
     source = _Source.from_bytes(text.encode("utf-8"), path, name)
     if sudo:
