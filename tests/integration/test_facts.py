@@ -22,6 +22,8 @@ from corral.errors import FactsError
 from corral.remote.facts import parse_facts, probe_script
 from corral.testing.fleet import SSHDFleet
 
+from .conftest import fleet_config
+
 
 def _os_release() -> dict[str, str]:
     values = {}
@@ -85,13 +87,13 @@ async def test_facts_take_one_command_and_are_cached_until_refresh(
 ) -> None:
     commands: list[str] = []
     async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
-        run = c.run
+        probe = c.probe  # facts are read through the read-only door (runs under --check)
 
-        async def counting_run(command: Any, **kwargs: Any) -> corral.Result:
+        async def counting_probe(command: Any, **kwargs: Any) -> corral.Result:
             commands.append(command)
-            return await run(command, **kwargs)
+            return await probe(command, **kwargs)
 
-        c.run = counting_run  # type: ignore[method-assign]
+        c.probe = counting_probe  # type: ignore[method-assign]
         first = await c.facts()
         assert await c.facts() is first
         assert await c.gather_facts() is first
@@ -99,6 +101,13 @@ async def test_facts_take_one_command_and_are_cached_until_refresh(
         again = await c.facts(refresh=True)
         assert again is not first and again.os == first.os
         assert len(commands) == 2
+
+
+async def test_facts_are_gathered_in_check_mode_too(fleet: SSHDFleet) -> None:
+    config = fleet_config(fleet, run={"check": True})
+    async with corral.aio.Connection(fleet.hosts[0].alias, config=config) as c:
+        facts = await c.facts()
+    assert facts.hostname == os.uname().nodename and facts.os.family == "debian"
 
 
 def test_sync_gather_facts_and_group_facts_in_one_round_trip_each(

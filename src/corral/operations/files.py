@@ -288,7 +288,7 @@ async def change_content(
             argument=argument,
         )
         if not state.exists:
-            return [f"create {path}" if change_message != "change content" else "create"], diff
+            return ["create"], diff
         parts = [change_message, *attribute_changes(state, owner, group, mode)]
         if backup_name:
             parts.append(f"backup {backup_name}")

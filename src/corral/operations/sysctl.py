@@ -84,5 +84,5 @@ async def sysctl(
                     step, file, found, edit.content, mode=0o644 if not found.exists else None,
                     argument="file", change_message=f"{edit.message} of {file}",
                 )  # fmt: skip
-                words += changed
+                words += [f"create {file}" if w == "create" else w for w in changed]
         return step.done(bool(words), ", ".join(words), diff)

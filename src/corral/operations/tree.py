@@ -342,8 +342,6 @@ async def _diffs(
     root: str,
 ) -> str | None:
     """Return the diffs of the files sent and deleted (old content read in one probe)."""
-    if not (step.show_diff or step.conn.events is not None):
-        return None
     files = [p for p in todo.send if local[p].kind == "f"]
     changed = [p for p in files if p in remote and remote[p].kind == "f"][:DIFF_FILES]
     deleted = [p for p in todo.delete if remote[p].kind == "f"][:DIFF_FILES]
