@@ -45,8 +45,8 @@ def probe_script(repo: str, dest: str, version: str) -> str:
         refs = "HEAD" if version == "HEAD" else f"refs/heads/{version} refs/tags/{version}"
         refs += "" if version == "HEAD" else f" refs/tags/{version}^{{}}"
         lines.append(
-            f"git ls-remote -- {r} {' '.join(shlex.quote(x) for x in refs.split())} "
-            "| sed 's/^/ref /' || echo lsfailed"
+            f"if refs=$(git ls-remote -- {r} {' '.join(shlex.quote(x) for x in refs.split())})"
+            "; then printf '%s\\n' \"$refs\" | sed '/^$/d; s/^/ref /'; else echo lsfailed; fi"
         )
     return "\n".join(lines)
 

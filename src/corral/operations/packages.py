@@ -97,7 +97,9 @@ class Apt(Manager):
         lines = [
             self.guard(),
             self._lists(),
-            'a=-; if [ -d "$L" ]; then a=$(( $(date +%s) - $(stat -c %Y "$L") )); fi',
+            # the cache's age: when the lists directory last changed (None: no lists yet)
+            'a=-; if ls "$L" 2>/dev/null | grep -q Packages; then '
+            'a=$(( $(date +%s) - $(stat -c %Y "$L") )); fi',
             'echo "age $a"',
             "dpkg-query -W -f='installed ${Package} ${db:Status-Abbrev}${Version}\\n' "
             f"-- {_words(names)} 2>/dev/null || :",
@@ -378,9 +380,12 @@ async def _apply(
     if state == "present":  # only the missing ones need a candidate
         found = await _read(step, backend, names, missing) if missing else found
     unknown = [n for n in (missing if state == "present" else names) if not found.candidates.get(n)]
-    refresh = update_cache is True or (update_cache is None and (bool(unknown) or (
-        state == "latest" and stale and isinstance(backend, Apt | Apk)
-    )))  # fmt: skip
+    # a refresh is needed when the cache is stale and something is unknown to it (or, for
+    # "latest", to see the newest versions); dnf and yum keep their metadata fresh themselves
+    keeps_cache = isinstance(backend, Apt | Apk)
+    refresh = update_cache is True or (
+        update_cache is None and keeps_cache and stale and (bool(unknown) or state == "latest")
+    )
     words: list[str] = []
     if refresh:
         await step.change(
@@ -397,7 +402,13 @@ async def _apply(
                 if not found.candidates.get(n)
             ]  # fmt: skip
     if unknown and not (step.check and refresh):
-        after = " (after refreshing the cache)" if refresh else ""
+        after = (
+            " (after refreshing the cache)"
+            if refresh
+            else f" (its cache is {found.cache_age:.0f} s old: pass update_cache=True to refresh)"
+            if found.cache_age is not None
+            else ""
+        )
         raise step.error(
             PackageManagerError,
             "names",

@@ -43,9 +43,7 @@ async def c(fleet: SSHDFleet, config: Config) -> AsyncIterator[corral.aio.Connec
 
 
 @pytest.fixture
-async def checking(
-    fleet: SSHDFleet, check_config: Config
-) -> AsyncIterator[corral.aio.Connection]:
+async def checking(fleet: SSHDFleet, check_config: Config) -> AsyncIterator[corral.aio.Connection]:
     """A connection in check mode (config run.check, as `corral --check`)."""
     async with corral.aio.Connection(fleet.hosts[0].alias, config=check_config) as conn:
         yield conn

@@ -40,16 +40,16 @@ def test_the_state_probe_quotes_the_path_and_keeps_a_tilde() -> None:
 
 def test_diffs_mask_secrets_and_summarise_binary_content() -> None:
     text = file_diff("h:/f", b"a\npw=old\n", b"a\npw=hunter2\n", secrets=["hunter2"])
-    assert text == (
-        "--- h:/f (before)\n+++ h:/f (after)\n@@ -1,2 +1,2 @@\n a\n-pw=old\n+pw=****\n"
-    )
+    assert text == ("--- h:/f (before)\n+++ h:/f (after)\n@@ -1,2 +1,2 @@\n a\n-pw=old\n+pw=****\n")
     assert file_diff("h:/f", b"same", b"same") is None
     binary = file_diff("h:/b", b"\x00\x01", b"\x00\x02")
     assert binary is not None and binary.startswith("Binary file h:/b differs: 2 bytes, sha256 ")
     assert file_diff("h:/n", None, b"x").endswith("+x\n\\ No newline at end of file\n")  # type: ignore[union-attr]
 
 
-def _op(host: str, name: str, changed: bool = False, ok: bool = True, message: str = "") -> OpResult:
+def _op(
+    host: str, name: str, changed: bool = False, ok: bool = True, message: str = ""
+) -> OpResult:
     operation, _, target = name.partition(" ")
     return OpResult(host, operation, target, changed, ok, message)
 
@@ -143,9 +143,15 @@ def test_package_probes_are_read_back() -> None:
     )
     assert apt.installed == {"nginx": "1.22-1", "curl": None}
     assert apt.candidates == {"nginx": "1.24-1", "zzz": None} and apt.cache_age == 120
-    dnf = Dnf().parse("installed bash 5.1-6.el9\ncandidate bash 5.2-1.el9\n", ["bash", "x"], ["bash"])
-    assert dnf.installed == {"bash": "5.1-6.el9", "x": None} and dnf.candidates == {"bash": "5.2-1.el9"}
-    apk = Apk().parse("age 5\ninstalled musl-1.2.4-r2\ncandidate musl-1.2.5-r0\n", ["musl"], ["musl"])
+    dnf = Dnf().parse(
+        "installed bash 5.1-6.el9\ncandidate bash 5.2-1.el9\n", ["bash", "x"], ["bash"]
+    )
+    assert dnf.installed == {"bash": "5.1-6.el9", "x": None} and dnf.candidates == {
+        "bash": "5.2-1.el9"
+    }
+    apk = Apk().parse(
+        "age 5\ninstalled musl-1.2.4-r2\ncandidate musl-1.2.5-r0\n", ["musl"], ["musl"]
+    )
     assert apk.installed == {"musl": "1.2.4-r2"} and apk.candidates == {"musl": "1.2.5-r0"}
     assert "command -v apt-get" in Apt().probe(["a"], [])  # a missing manager is reported
 
