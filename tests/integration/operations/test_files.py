@@ -21,6 +21,11 @@ from corral.testing.fleet import SSHDFleet
 from .conftest import event_bus, give, three_runs
 
 
+def listing(directory: Path) -> list[str]:
+    """The names in a directory, sorted."""
+    return sorted(os.listdir(directory))
+
+
 def snapshot(path: Path) -> tuple[Any, ...]:
     """What a path is: kind, mode, owner, group, content (or link target)."""
     try:
@@ -99,8 +104,8 @@ async def test_file_from_a_local_source_and_a_backup(
     result = await ops.file(c, str(target), src=source, backup=True)
     assert result.changed and "backup " in result.message
     assert target.read_text() == "hello\n"
-    backups = [p for p in workdir.iterdir() if p.name.startswith("motd.") and p.name.endswith("~")]
-    assert len(backups) == 1 and backups[0].read_text() == "old\n"
+    backups = [n for n in listing(workdir) if n.startswith("motd.") and n.endswith("~")]
+    assert len(backups) == 1 and (workdir / backups[0]).read_text() == "old\n"
 
 
 async def test_file_follows_a_symlink_and_writes_the_file_it_points_to(
@@ -193,7 +198,7 @@ async def test_a_template_the_validator_rejects_never_lands(
     assert error.host == c.original_host and error.operation == "template"
     assert error.argument == "validate" and "left as it was" in str(error)
     assert target.read_text() == "replicas=1\n"
-    assert [p.name for p in workdir.iterdir()] == ["app.conf"]  # no temp file left
+    assert listing(workdir) == ["app.conf"]  # no temp file left
 
 
 async def test_a_template_with_an_undefined_variable_is_refused_before_anything_runs(
@@ -205,7 +210,7 @@ async def test_a_template_with_an_undefined_variable_is_refused_before_anything_
         await ops.template(c, source, str(workdir / "x"))
     assert caught.value.argument == "context" and "missing_var" in str(caught.value)
     assert str(caught.value).startswith(f"{c.original_host}: template(context=...): ")
-    assert list(workdir.iterdir()) == []
+    assert listing(workdir) == []
 
 
 async def test_directory_three_runs(
@@ -237,7 +242,7 @@ async def test_symlink_three_runs_switches_atomically(
     await three_runs(c, checking, apply, lambda: snapshot(link), drift)
     assert os.readlink(link) == "r1"
     assert (await ops.symlink(c, str(link), "r2")).message == "retarget r1 -> r2"
-    assert sorted(p.name for p in workdir.iterdir()) == ["current", "r1", "r2"]
+    assert listing(workdir) == ["current", "r1", "r2"]
 
 
 async def test_symlink_never_replaces_a_directory_nor_a_file_without_force(
@@ -283,7 +288,7 @@ async def test_a_directory_where_a_file_goes_is_a_typed_error_and_nothing_is_wri
         error = caught.value
         assert (error.host, error.operation, error.argument) == (c.original_host, "file", "path")
         assert "is a directory, where a file is expected" in str(error)
-    assert [p.name for p in workdir.iterdir()] == ["conf"]
+    assert listing(workdir) == ["conf"]
 
 
 async def test_a_missing_parent_directory_is_a_typed_error(

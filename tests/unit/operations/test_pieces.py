@@ -161,7 +161,8 @@ def test_package_probes_are_read_back() -> None:
     [
         (Systemd(), "systemctl start -- app", "systemctl enable -- app",
          "systemctl disable -- app"),
-        (OpenRC(), "rc-service app start", "rc-update add app default", "rc-update del app default"),
+        (OpenRC(), "rc-service app start", "rc-update add app default",
+         "rc-update del app default"),
         (SysV(), "service app start", "update-rc.d app defaults && update-rc.d app enable",
          "update-rc.d app disable"),
     ],
