@@ -44,10 +44,13 @@ ALLOWED: dict[str, set[str]] = {
         "transport",
         "inventory",
         "config",
+        "events",
         "errors",
         "result",
         "tasks",
     },
+    # ready-made tasks (the deploy recipe), built on the operations and the task layer
+    "recipes": {"tasks", "operations", "remote", "runner", "config", "errors", "result"},
     # the test kit sits above the public API (corral, corral.aio), and uses only that
     "testing": {"testing", "aio"},
     # the run journal and report: consumes events, reads config; the CLI and engine call it

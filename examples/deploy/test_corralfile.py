@@ -2,25 +2,25 @@
 
     pytest examples/deploy      # corral's pytest plugin provides the corral_* fixtures
 
-Unit tests call the corralfile's functions, with a MockContext where they run commands.
+Unit tests render the config template with corral.yaml's settings (every environment).
 End-to-end tests run the `corral` command against a throwaway fleet of SSH hosts, also with
 faults (corral.testing.faults): a host that hangs, a full disk. Those need real sshd (root).
 """
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import corralfile
+import jinja2
 import pytest
 
 from corral import Config, Connection
-from corral.testing import Fleet, FleetHost, FleetUnavailable, MockContext, start_fleet
+from corral.config import load_config
+from corral.testing import Fleet, FleetHost, FleetUnavailable, start_fleet
 from corral.testing.faults import frozen_host, tiny_disk
 
 HERE = Path(__file__).resolve().parent
@@ -29,37 +29,28 @@ HERE = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------- unit tests
 
 
-@pytest.mark.parametrize(
-    ("names", "current", "keep", "doomed"),
-    [
-        (["r1", "r2", "r3"], "r3", 5, []),
-        (["r1", "r2", "r3", "r4", "r5", "r6", "r7"], "r7", 5, ["r1", "r2"]),
-        (["r3", "r1", "r2"], "r3", 1, ["r1", "r2"]),
-        (["r1", "r2", "r3"], "r1", 1, ["r2"]),  # after a rollback: the current one stays
-    ],
-)
-def test_releases_to_prune(names: list[str], current: str, keep: int, doomed: list[str]) -> None:
-    assert corralfile.releases_to_prune(names, current, keep) == doomed
+def render(**sets: object) -> str:
+    """Render the config template as the recipe does, with corral.yaml and `sets` on top."""
+    config = load_config(project_dir=HERE, sets=sets, environ={})
+    context = {k: v for k, v in config.to_dict().items() if k not in ("deploy",)}
+    context.update(release="r1", host="web1")
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string((HERE / "templates" / "app.conf.j2").read_text()).render(context)
 
 
-@pytest.mark.parametrize(
-    ("current", "previous"), [("r3", "r2"), ("r2", "r1"), ("r1", None), ("", None)]
-)
-def test_previous_release(current: str, previous: str | None) -> None:
-    assert corralfile.previous_release(["r2", "r3", "r1"], current) == previous
+@pytest.mark.parametrize(("env", "replicas"), [("staging", "1"), ("production", "3")])
+def test_every_environment_renders_a_config(env: str, replicas: str) -> None:
+    text = render(deploy_env=env)
+    assert f"environment = {env}\n" in text and f"replicas = {replicas}\n" in text
 
 
-def test_prune_deletes_old_releases_but_not_the_current_one() -> None:
-    site = corralfile.Site("web1", "~/apps/web1/hello", keep=2, settings={})
-    c = MockContext(
-        run={
-            "ls -1 ~/apps/web1/hello/releases": "r1\nr2\nr3\nr4\n",
-            "readlink ~/apps/web1/hello/current": "releases/r2\n",  # rolled back to r2
-            re.compile("cd .* && rm -rf "): True,
-        }
-    )
-    corralfile.prune(c, site)
-    assert c.commands[-1] == "cd ~/apps/web1/hello/releases && rm -rf -- r1"
+def test_app_replicas_overrides_the_environment() -> None:
+    assert "replicas = 5\n" in render(deploy_env="production", app={"replicas": 5})
+
+
+def test_an_unknown_environment_is_an_error_not_an_empty_config() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        render(deploy_env="qa")
 
 
 # ---------------------------------------------------------------------- end to end
@@ -87,7 +78,7 @@ def run(corral_fleet: Fleet, corral_hosts: list[FleetHost]) -> Iterator[Corral]:
     hosts = ",".join(h.alias for h in corral_hosts)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        sets = ["--set", f"app.base={root}/{{host}}/hello"]
+        sets = ["--set", f"deploy.path={root}/{{host}}/hello"]
         return corral(corral_fleet.ssh_config_path, "-H", hosts, *sets, *args)
 
     yield run
@@ -130,7 +121,7 @@ def own_fleet() -> Iterator[Fleet]:
 def test_a_hung_host_fails_alone_and_the_others_deploy(own_fleet: Fleet) -> None:
     root = f"~/corral-example-{uuid.uuid4().hex[:8]}"
     args = ["-H", "host1,host2", "-P", "-t", "2", "--connect-retries", "0"]
-    args += ["--set", f"app.base={root}/{{host}}/hello"]
+    args += ["--set", f"deploy.path={root}/{{host}}/hello"]
     with frozen_host(own_fleet, own_fleet.hosts[1]):  # host2: TCP accepted, nothing answers
         proc = corral(own_fleet.ssh_config_path, *args, "deploy")
     assert proc.returncode == 1
@@ -142,7 +133,7 @@ def test_a_hung_host_fails_alone_and_the_others_deploy(own_fleet: Fleet) -> None
 
 def test_a_deploy_to_a_full_disk_fails_and_the_live_release_stays(own_fleet: Fleet) -> None:
     with tiny_disk(own_fleet, "1m") as disk:  # disk.alias sees a 1 MiB filesystem at disk.mount
-        args = ["-H", disk.alias, "--set", f"app.base={disk.mount}/{{host}}/hello"]
+        args = ["-H", disk.alias, "--set", f"deploy.path={disk.mount}/{{host}}/hello"]
         assert corral(disk.ssh_config_path, *args, "deploy").returncode == 0
         config = Config(overrides={"ssh_config_path": str(disk.ssh_config_path)})
         with Connection(disk.alias, config=config) as c:  # fill the disk

@@ -500,9 +500,10 @@ class GroupException(CorralError):
     def __init__(self, result: GroupResult) -> None:
         super().__init__(result.summary())
         self.result = result
-        #: The failed hosts' common exit status when each exited non-zero alike, else 1.
+        #: The failed hosts' common exit status (a command's own status, 75 for a locked
+        #: deploy, ...) when they all share one, else 1.
         statuses = {
-            error.exit_code if isinstance(error, UnexpectedExit) else None
+            error.exit_code if isinstance(error, CorralError) else None
             for error in result.failed.values()
         }
         common = statuses.pop() if len(statuses) == 1 else None

@@ -40,7 +40,7 @@ class Deployment:
         """Run corral with the example corralfile on `hosts` (a real subprocess)."""
         argv = [
             "-c", "examples/deploy/corralfile.py", "-S", str(self.fleet.ssh_config_path),
-            "-H", ",".join(hosts), "--set", f"app.base=~/{self.remote_root}/{{host}}/hello",
+            "-H", ",".join(hosts), "--set", f"deploy.path=~/{self.remote_root}/{{host}}/hello",
         ]  # fmt: skip
         return subprocess.run(
             [sys.executable, "-m", "corral.cli.main", *argv, *args],
@@ -129,12 +129,19 @@ def test_seven_deploys_keep_the_five_newest_releases(deployment: Deployment) -> 
         assert deployment.current(host) == made[-1]
 
 
+def output_and_recap(stdout: str) -> tuple[list[str], list[str]]:
+    """Split corral's stdout into the run's own lines and the recap at its end."""
+    text, _, recap = stdout.partition("\nRECAP")
+    return text.splitlines(), ("RECAP" + recap).splitlines() if recap else []
+
+
 def test_rollback_switches_current_to_the_previous_release(deployment: Deployment) -> None:
     older = deployment.deploy()
     newer = deployment.deploy("--set", "deploy_env=production")
     proc = deployment.corral("rollback")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [
+    lines, recap = output_and_recap(proc.stdout)
+    assert lines == [
         line
         for host in HOSTS
         for line in (
@@ -142,6 +149,7 @@ def test_rollback_switches_current_to_the_previous_release(deployment: Deploymen
             f"{host}: rolled back from {newer} to {older}",
         )
     ]
+    assert recap[:2] == ["RECAP", "host[1-2] (2)  ok=1    changed=1    failed=0    skipped=0"]
     for host in HOSTS:
         assert deployment.current(host) == older and deployment.running(host) == older
         assert deployment.releases(host) == [older, newer]  # kept: deploy again to go forward
@@ -149,8 +157,14 @@ def test_rollback_switches_current_to_the_previous_release(deployment: Deploymen
 
     again = deployment.corral("rollback", hosts=("host1",))
     assert again.returncode == 1
-    assert again.stderr == f"host1: no release before {older} to roll back to\n"
+    assert again.stderr == (
+        f"corral: host1: no release before {older} to roll back to (releases: {older}, "
+        f"{newer})\n"
+    )
     assert deployment.current("host1") == older
+    named = deployment.corral("rollback", "--to", newer, hosts=("host1",))
+    assert named.returncode == 0, named.stderr
+    assert deployment.current("host1") == newer
 
 
 def test_a_failing_task_exits_with_the_remote_status_and_one_line(
@@ -162,8 +176,8 @@ def test_a_failing_task_exits_with_the_remote_status_and_one_line(
     assert proc.returncode == 3
     assert proc.stderr.splitlines() == [
         f"hello: running crashed but current is {release}: reload needed",  # hello's stderr
-        f"corral: host1: command '~/{deployment.remote_root}/host1/hello/current/bin/hello "
-        "health' exited with status 3",
+        f"corral: host1: command 'cd ~/{deployment.remote_root}/host1/hello/current && "
+        "bin/hello health' exited with status 3",
     ]
 
 
@@ -173,9 +187,9 @@ def test_a_locked_host_refuses_deploys_until_unlocked(deployment: Deployment) ->
     assert locked.returncode == 0, locked.stderr
     proc = deployment.corral("deploy")
     assert proc.returncode == 75
-    assert proc.stderr.splitlines()[0] == "deploys to host2 are locked: disk check"
-    assert proc.stderr.splitlines()[1].startswith("corral: host2: command 'test ! -e ")
-    assert proc.stderr.splitlines()[1].endswith("' exited with status 75")
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("corral: host2: deploys are locked (locked by ")
+    assert line.endswith(": disk check); the unlock task frees the host")
     assert len(deployment.releases("host1")) == 2  # host1, first in -H order, was done
     assert deployment.releases("host2") == [release]
     assert deployment.corral("unlock", hosts=("host2",)).returncode == 0
@@ -188,9 +202,10 @@ def test_a_config_the_validator_rejects_never_goes_live(deployment: Deployment) 
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("corral: host1: validation command ")
-    assert "bin/hello check-config " in lines[0]
-    assert "exited with status 2; the target was not replaced" in lines[0]
+    assert lines[0].startswith("corral: host1: template(validate=...): ")
+    assert "bin/hello check-config {path}' rejected the new content of " in lines[0]
+    assert "(exit status 2); the file was left as it was" in lines[0]
+    assert "FAILED" in proc.stdout  # the recap names the operation that failed
     assert deployment.releases("host1") == [release]  # no new release, no half-made one
     assert deployment.current("host1") == release == deployment.running("host1")
 
@@ -200,12 +215,67 @@ def test_dry_prints_the_commands_and_changes_nothing(deployment: Deployment) -> 
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     base = f"~/{deployment.remote_root}/host2/hello"
-    assert f"[host2] mkdir -p {base}/releases && rm -rf {base}/releases/." in out
-    assert f"[host2] put {EXAMPLE / 'app'}/ -> {base}/releases/." in out
-    assert "[host2] put_template app.conf.j2 -> " in out
-    assert "[host2] ln -sfn releases/" in out and f"mv -T {base}/current.new {base}/current" in out
-    assert f"[host2] {base}/current/bin/hello reload" in out
+    assert f"[host2] rm -rf -- {base}/releases/." in out
+    assert f"[host2] copy_tree {base}/releases/." in out and "(not checked: --dry" in out
+    assert f"[host2] template {base}/releases/." in out
+    assert f"[host2] symlink {base}/current (not checked" in out
+    assert f"[host2] cd {base}/current && bin/hello reload" in out
     assert not deployment.local_root.exists()
+
+
+def test_check_reports_what_a_deploy_would_do_and_changes_nothing(
+    deployment: Deployment,
+) -> None:
+    release = deployment.deploy()
+    before = {host: sorted(os.listdir(deployment.base(host))) for host in HOSTS}
+    proc = deployment.corral("--check", "--diff", "--set", "deploy_env=production", "deploy")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "[host1] would run: cd " in out and "bin/hello reload" in out
+    assert "+environment = production\n" in out  # --diff: the config it would render
+    _, recap = output_and_recap(out)
+    assert recap[0] == "RECAP (check mode: nothing was changed; changed= is what would change)"
+    assert any(f"would retarget releases/{release} -> releases/" in line for line in recap)
+    for host in HOSTS:
+        assert deployment.current(host) == release
+        assert deployment.releases(host) == [release]
+        assert sorted(os.listdir(deployment.base(host))) == before[host]
+
+
+def test_a_failed_health_check_rolls_the_host_back_and_stops_a_rolling_deploy(
+    deployment: Deployment,
+) -> None:
+    hosts = ("host1", "host2", "host3")
+    release = deployment.deploy(hosts=hosts)
+    proc = deployment.corral(
+        "-P", "--batch-size", "1", "--max-failures", "0", "--set", "deploy.health=exit 3",
+        "deploy", hosts=hosts,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "health check 'exit 3' failed after switching to " in proc.stdout
+    assert f"rolled back to {release}" in proc.stdout
+    assert "3 hosts: 0 ok, 1 failed, 2 skipped" in proc.stdout
+    assert deployment.current("host1") == release == deployment.running("host1")
+    assert len(deployment.releases("host1")) == 2  # the failed release stays, not live
+    for host in ("host2", "host3"):  # never started: the rollout stopped at host1
+        assert deployment.releases(host) == [release] and deployment.current(host) == release
+
+
+def test_a_deploy_in_progress_holds_the_lock_and_shared_files_outlive_releases(
+    deployment: Deployment,
+) -> None:
+    first = deployment.deploy(hosts=("host1",))
+    lock = deployment.base("host1") / "deploy.lock"
+    lock.write_text("deploying 20991231-000000-000 by someone@elsewhere since earlier\n")
+    proc = deployment.corral("deploy", hosts=("host1",))
+    assert proc.returncode == 75 and "deploying 20991231-000000-000 by someone" in proc.stderr
+    lock.unlink()
+    second = deployment.deploy(hosts=("host1",))
+    assert not lock.exists()  # the deploy's own lock is gone once it is done
+    log = deployment.base("host1") / "shared" / "log" / "hello.log"
+    assert log.read_text() == f"reloaded {first}\nreloaded {second}\n"
+    current = deployment.base("host1") / "current"
+    assert os.readlink(current / "log") == "../../shared/log"
 
 
 def test_list_shows_the_tasks() -> None:
@@ -218,11 +288,11 @@ def test_list_shows_the_tasks() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[2:] == [
-        "  deploy      Deploy a release: upload, validate, switch, reload, prune.",
-        "  health      Check that hello runs the current release (it exits 3 if not).",
+        "  deploy      Deploy a release: upload, render, switch, reload, check, prune.",
+        "  health      Run the health check in the current release.",
         "  lock        Refuse deploys and rollbacks on these hosts until unlock.",
         "  releases    List the releases on each host; * marks the current one.",
-        "  rollback    Switch back to the release before the current one, and reload.",
+        "  rollback    Switch back to the previous release (or --to NAME) and reload.",
         "  unlock      Allow deploys and rollbacks again.",
     ]
 
@@ -251,7 +321,7 @@ def test_a_deploy_on_the_example_inventory_gives_each_group_its_deploy_env(
     config = load_config(
         project_dir=EXAMPLE,  # corral.yaml: deploy_env staging, the environments
         overrides={"ssh_config_path": str(fleet.ssh_config_path)},
-        sets={"app": {"base": f"~/{deployment.remote_root}/{{host}}/hello"}},
+        sets={"deploy": {"path": f"~/{deployment.remote_root}/{{host}}/hello"}},
         environ={},
     )
     plan = plan_hosts("web", sources=[str(inventory)], config=config)

@@ -18,6 +18,8 @@ import click
 
 from ..errors import USAGE_STATUS, CorralError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
+from ..events import EventBus, new_run_id
+from ..operations.recap import Recap
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
 from ..tasks.task import Call
@@ -188,9 +190,16 @@ class CorralGroup(click.Group):
         limits = group_limits(params)
         if limits is not None and params["output"] == "json":
             config.merge({"run": {"hide": True}})  # stdout carries the JSON lines only
-        with Executor(collection, config, hosts, group=limits) as executor:
+        # The run's event stream: operations report on it; the recap consumes it. (The
+        # engine's own events, the journal and the live view subscribe here too.)
+        bus = EventBus()
+        recap = Recap(check=bool(params["check"]))
+        bus.subscribe(recap)
+        with Executor(
+            collection, config, hosts, group=limits, events=bus, run_id=new_run_id()
+        ) as executor:
             ctx.meta[_EXECUTOR] = executor
-            return run_calls(executor, calls, params["output"])
+            return run_calls(executor, calls, params["output"], recap)
 
     # ------------------------------------------------------------------ entry point
 

@@ -5,12 +5,15 @@ the partial report, exit 130, 143 or 129)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 
-from ..result import GroupResult
+from ..operations.recap import Recap, recap_json, render_recap
+from ..result import GroupResult, Result
 from ..tasks.executor import Executor
 from ..tasks.task import Call
 from .progress import GroupProgress
@@ -18,12 +21,32 @@ from .signals import interrupt_status, interrupt_words
 from .summary import render_json, render_text
 
 
-def run_calls(executor: Executor, calls: list[Call], output: str) -> int:
+def run_calls(
+    executor: Executor, calls: list[Call], output: str, recap: Recap | None = None
+) -> int:
     """Execute the calls; after each group call print its report (text or JSON lines).
 
     An interruption (KeyboardInterrupt: Ctrl-C, or TERM/HUP under `stop_on_signals`) stops
     the hosts, whose remote commands end, prints the partial report and returns 128 + N.
+    When operations ran, `recap` (fed by the run's event stream) is printed at the end,
+    also when the run failed.
     """
+    try:
+        return _run_calls(executor, calls, output, recap)
+    finally:
+        if recap is not None and recap.operations:
+            _print_recap(recap, output)
+
+
+def _print_recap(recap: Recap, output: str) -> None:
+    with contextlib.suppress(OSError):  # a closed stdout (HUP) must not hide the exit status
+        if output == "json":
+            print(json.dumps(recap_json(recap), ensure_ascii=False), flush=True)
+        else:
+            print("\n" + render_recap(recap), end="", flush=True)
+
+
+def _run_calls(executor: Executor, calls: list[Call], output: str, recap: Recap | None) -> int:
     console = Console(file=sys.stdout, highlight=False)
     status = Console(file=sys.stderr, highlight=False)
     progress: GroupProgress | None = None
@@ -33,6 +56,10 @@ def run_calls(executor: Executor, calls: list[Call], output: str) -> int:
             progress.update(host, state)
 
     def report(call: Call, result: GroupResult) -> None:
+        if recap is not None:  # the hosts' outcomes, until the engine emits HostFinished
+            for connection, outcome in result.items():
+                host = str(getattr(connection, "original_host", connection))
+                recap.host(host).status = _status(outcome)
         if output == "json":
             render_json(result, sys.stdout, extra={"task": call.name})
         else:
@@ -88,3 +115,14 @@ def _report_interruption(
         if partial is not None:
             report(call, partial)
         print(f"corral: {interrupt_words(exc)}{where}", file=sys.stderr, flush=True)
+
+
+def _status(outcome: Any) -> str:
+    """A host's outcome in a group call, in HostFinished's words."""
+    if isinstance(outcome, Result):
+        return "ok" if outcome.ok else "failed"
+    if getattr(outcome, "skipped", False):
+        return "skipped"
+    if getattr(outcome, "interrupted", False):
+        return "interrupted"
+    return "failed" if isinstance(outcome, BaseException) else "ok"

@@ -38,7 +38,13 @@ PROMPTS = (
 )
 
 #: Flags that set one config key to True.
-_SWITCHES = {"echo": "run.echo", "warn_only": "run.warn", "dry": "run.dry"}
+_SWITCHES = {
+    "echo": "run.echo",
+    "warn_only": "run.warn",
+    "dry": "run.dry",
+    "check": "run.check",
+    "diff": "run.diff",
+}
 #: Options whose value goes to one config key as given.
 _VALUES = {
     "connect_timeout": "timeouts.connect",

@@ -100,6 +100,8 @@ class Step:
         text = result.stderr + result.stdout
         if not self.sudo and ("Permission denied" in text or "Operation not permitted" in text):
             hint = "; pass sudo=True to run it as root"
+        elif "No space left on device" in text or "Disk quota exceeded" in text:
+            hint = " (disk full?)"
         return OperationFailed(self.host, self.operation, argument, message + hint, result=result)
 
     # ------------------------------------------------------------------ reading

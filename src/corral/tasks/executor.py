@@ -17,6 +17,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ConfigError, GroupException
+from ..events import EventBus
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.group import Group as AsyncGroup
 from ..remote.group import prefixed_output
@@ -74,6 +75,8 @@ class Executor:
         *,
         group: Mapping[str, Any] | None = None,
         connections: Mapping[str, AsyncConnection] | None = None,
+        events: EventBus | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.collection = collection
         self.config = config if config is not None else Config()
@@ -91,6 +94,11 @@ class Executor:
         #: Connections made beforehand, by host name (an inventory's, with host vars and
         #: settings); other hosts get a Connection made from their name.
         self._connections: dict[str, AsyncConnection] = dict(connections or {})
+        #: The run's event stream, handed to every connection (operations report on it).
+        self.events = events
+        self.run_id = run_id
+        for conn in self._connections.values():
+            self._attach(conn)
         self._local: AsyncContext | None = None
         #: The (call, host) being run: for reporting where a failure happened.
         self.current: tuple[Call, str | None] | None = None
@@ -129,8 +137,15 @@ class Executor:
         conn = self._connections.get(host)
         if conn is None:
             conn = AsyncConnection(host, config=self.config.clone())
+            self._attach(conn)
             self._connections[host] = conn
         return conn
+
+    def _attach(self, conn: AsyncConnection) -> None:
+        """Give a connection the run's event stream and id (the contract of operations)."""
+        if self.events is not None:
+            conn.events = self.events
+            conn.run_id = self.run_id
 
     def local_context(self) -> AsyncContext:
         """Return the Context for tasks run locally (one per execution)."""

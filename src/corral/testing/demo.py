@@ -124,7 +124,7 @@ def _deploy_tour(fleet: Fleet) -> int:
         else f"~/corral-demo-{secrets.token_hex(4)}"
     )
     common = ["-c", str(corralfile), "-S", str(fleet.ssh_config_path)]
-    common += ["--set", f"app.base={root}/{{host}}/hello"]
+    common += ["--set", f"deploy.path={root}/{{host}}/hello"]
     config = corral.Config(overrides={"ssh_config_path": str(fleet.ssh_config_path)})
     first = hosts[0]
 

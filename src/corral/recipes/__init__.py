@@ -1,0 +1,1 @@
+"""Recipes: ready-made tasks built on the operations (`corral.recipes.deploy`)."""
