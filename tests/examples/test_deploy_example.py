@@ -158,8 +158,7 @@ def test_rollback_switches_current_to_the_previous_release(deployment: Deploymen
     again = deployment.corral("rollback", hosts=("host1",))
     assert again.returncode == 1
     assert again.stderr == (
-        f"corral: host1: no release before {older} to roll back to (releases: {older}, "
-        f"{newer})\n"
+        f"corral: host1: no release before {older} to roll back to (releases: {older}, {newer})\n"
     )
     assert deployment.current("host1") == older
     named = deployment.corral("rollback", "--to", newer, hosts=("host1",))
