@@ -1,5 +1,6 @@
-"""`corral --dry`: a corralfile using every method that changes a host (or this machine) runs
-against real hosts, prints what it would do, and leaves both exactly as they were."""
+"""`corral --dry` and `corral --check`: a corralfile using every method that changes a host
+(or this machine) runs against real hosts, prints what it would do, and leaves both exactly
+as they were."""
 
 from __future__ import annotations
 
@@ -60,9 +61,10 @@ def _listing(fleet: SSHDFleet, where: str) -> str:
         return c.run(f"ls -A {where}", hide=True).stdout
 
 
+@pytest.mark.parametrize("flag", ["--dry", "--check"])
 @pytest.mark.parametrize("mode", [[], ["-P"]], ids=["serial", "parallel"])
 def test_dry_run_changes_nothing_on_the_hosts_or_here(
-    project: Path, fleet: SSHDFleet, mode: list[str]
+    project: Path, fleet: SSHDFleet, mode: list[str], flag: str
 ) -> None:
     where = f"/tmp/corral-dry-{secrets.token_hex(4)}"
     config = Config(overrides={"ssh_config_path": str(fleet.ssh_config_path)})
@@ -73,7 +75,7 @@ def test_dry_run_changes_nothing_on_the_hosts_or_here(
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "corral.cli.main", "-S", str(fleet.ssh_config_path),
-             "-H", hosts, "--dry", *mode, "everything", where, str(project)],
+             "-H", hosts, flag, *mode, "everything", where, str(project)],
             cwd=project, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
@@ -82,6 +84,9 @@ def test_dry_run_changes_nothing_on_the_hosts_or_here(
         for shown in (f"touch {where}/run", f"sudo touch {where}/sudo", "put", "rsync",
                       f"touch {project}/local", f"touch {where}/group-run"):  # fmt: skip
             assert shown in proc.stdout, shown
+        if flag == "--check":  # the same, as "would": rsync ran with its own --dry-run
+            assert f"would run: touch {where}/run" in proc.stdout
+            assert f"would rsync {project}/tree/ -> {where}/synced: 2 changes" in proc.stdout
         assert _listing(fleet, where) == ""  # nothing was created on the host
         assert sorted(p.name for p in project.iterdir()) == before  # nor here
     finally:

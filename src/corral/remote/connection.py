@@ -464,11 +464,19 @@ class Connection(Link, Shaping):
         known_hosts, gateways) and reports what changed. Under --check it runs with rsync's
         own --dry-run: it reads both sides, reports what would change, and changes nothing.
         """
-        if is_check(self.config) and not is_dry(self.config):
+        checking = is_check(self.config) and not is_dry(self.config)
+        if checking:
             kwargs = {**kwargs, "dry_run": True}
         with self._in_flight("rsync"):
             result = await rsync.rsync(
                 self._chain(), source, target, dry=is_dry(self.config), **kwargs
+            )
+        if checking:
+            changes = len(result.changed) + len(result.deleted)
+            print(
+                f"[{self.original_host}] would rsync {source} -> {target}: "
+                f"{changes} change{'s' if changes != 1 else ''}",
+                flush=True,
             )
         return dataclasses.replace(result, connection=self)
 
