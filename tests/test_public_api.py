@@ -114,3 +114,22 @@ def test_inventory_twins_differ_only_in_the_group_they_select() -> None:
         "Group",
         corral.aio.Group,
     )
+
+
+def test_the_operations_have_blocking_and_async_twins_with_the_same_parameters() -> None:
+    import corral.operations
+    from corral import ops
+
+    assert set(ops.__all__) == set(corral.operations.__all__) == set(corral.aio.ops.__all__)
+    for name in ops.__all__:
+        blocking, core = getattr(ops, name), getattr(corral.aio.ops, name)
+        if isinstance(core, type) or name in ("handler", "render_recap", "recap_json"):
+            assert blocking is core, name  # shared: classes and pure functions
+            continue
+        if name in ("flush_handlers", "handlers"):
+            continue  # the blocking ones run blocking handlers in the caller's thread
+        assert inspect.iscoroutinefunction(core) and not inspect.iscoroutinefunction(blocking)
+        # the same parameters after the connection (the blocking twin is made from the core)
+        core_params = list(inspect.signature(core).parameters)[1:]
+        assert list(inspect.signature(blocking).parameters)[1:] == core_params, name
+        assert blocking.__doc__ == core.__doc__ and blocking.__name__ == name

@@ -45,6 +45,17 @@ if TYPE_CHECKING:
         assert_type(await g.run("uptime", batch_size=10, hide=True), GroupResult)
         assert_type(await g.put("a", "/tmp/a", concurrency=8), GroupResult)
 
+    def operations(c: corral.Connection, a: corral.aio.Connection) -> None:
+        from corral import ops
+
+        assert_type(ops.file(c, "/etc/x", content="x", mode=0o644, sudo=True), corral.OpResult)
+        assert_type(ops.package(c, ["nginx"], state="latest"), corral.OpResult)
+        ops.file(c, "/etc/x", contnet="x")  # type: ignore[call-arg]
+        ops.file(a, "/etc/x")  # type: ignore[arg-type]
+
+    async def aio_operations(a: corral.aio.Connection) -> None:
+        assert_type(await corral.aio.ops.service(a, "nginx", state="started"), corral.OpResult)
+
     def wrong_options(c: corral.Connection) -> None:
         c.put("a", "/tmp/a", recursiv=True)  # type: ignore[call-arg]
         c.rsync("a", "b", delet=True)  # type: ignore[call-arg]
