@@ -1,8 +1,10 @@
 """`package`: packages present, absent or at their latest version, with the host's package
 manager (apt, dnf, yum or apk, from its facts), in one batched transaction per call.
 
-The probe reads, in one command, which of the packages are installed (and at which
-version), their candidate versions where they matter, and how old the package cache is.
+The probe reads, in one command and without sudo, which of the packages are installed (and at
+which version) and how old the package cache is; when no `manager` is given it also finds
+the host's manager, by the facts' own rule (the first of apt-get, dnf, yum, apk on PATH).
+Candidate versions are read only when they matter (something to install, or "latest").
 The cache is refreshed only when needed: before installing something the cache does not
 know, or for state="latest" when it is older than `cache_valid_time`.
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PackageManagerError
+from ..result import Result
 from .result import OpResult
 from .step import Step
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 
 PackageState = Literal["present", "absent", "latest"]
 MISSING = "corral:missing"
+MANAGER_MARK = "corral:manager "
 #: Seconds apt waits for another apt or dpkg to release its lock before failing.
 APT_LOCK_TIMEOUT = 300
 
@@ -296,8 +300,8 @@ async def package(
 ) -> OpResult:
     """Make packages present, absent, or the latest version, in one transaction.
 
-    The package manager comes from the host's facts (apt, dnf, yum, apk) unless `manager`
-    names one. The cache is refreshed before installing a package it does not know, or for
+    The package manager is the host's (apt, dnf, yum, apk: the facts' rule, applied in the
+    same probe that reads the packages) unless `manager` names one. The cache is refreshed before installing a package it does not know, or for
     state="latest" when it is older than `cache_valid_time` seconds; `update_cache=True`
     always refreshes it, False never. `options` go to every command of the manager (e.g.
     apt's `-o Dir::Etc::sourcelist=...` or `-c FILE`).
@@ -320,25 +324,62 @@ async def package(
             )
         if step.dry:
             return step.dry_run()
-        if manager is None:
-            facts = await conn.facts()
-            manager = facts.package_manager
-            if manager not in MANAGERS:
-                raise step.error(
-                    PackageManagerError,
-                    "manager",
-                    f"no supported package manager on the host (its facts say {manager!r}; "
-                    f"corral knows {', '.join(MANAGERS)}); pass manager= to choose one",
-                )
-        backend = MANAGERS[manager](options)
-        return await _apply(step, backend, wanted, state, update_cache, cache_valid_time, purge)
+        return await _apply(
+            step, manager, options, wanted, state, update_cache, cache_valid_time, purge
+        )
+
+
+def detect_script(options: Sequence[str], names: Sequence[str]) -> str:
+    """Return a probe that finds the host's package manager, as the facts probe does (the
+    first of apt-get, dnf, yum, apk on PATH), and reads the packages with it."""
+    lines = []
+    for index, (name, kind) in enumerate(MANAGERS.items()):
+        word = "if" if index == 0 else "elif"
+        lines += [
+            f"{word} command -v {kind.tools[0]} >/dev/null 2>&1; then echo {MANAGER_MARK}{name}",
+            kind(options).probe(names, []),
+        ]
+    return "\n".join([*lines, f"else echo {MANAGER_MARK}none; fi"])
+
+
+async def _detect(
+    step: Step, options: Sequence[str], names: list[str]
+) -> tuple[Manager, Inventory]:
+    """Find the package manager and read the packages, in one probe."""
+    result = await step.probe(
+        detect_script(options, names), describe=f"query {' '.join(names)}", sudo=False
+    )
+    head, _, rest = result.stdout.partition("\n")
+    found = head.removeprefix(MANAGER_MARK).strip()
+    if not head.startswith(MANAGER_MARK) or found not in MANAGERS:
+        raise step.error(
+            PackageManagerError,
+            "manager",
+            f"no supported package manager on the host (corral knows "
+            f"{', '.join(MANAGERS)}); pass manager= to choose one",
+        )
+    backend = MANAGERS[found](options)
+    return backend, _parse(step, backend, result, rest, names, [])
 
 
 async def _read(step: Step, backend: Manager, names: list[str], candidates: list[str]) -> Inventory:
     result = await step.probe(
-        backend.probe(names, candidates), describe=f"{backend.name}: query {' '.join(names)}"
+        backend.probe(names, candidates),
+        describe=f"{backend.name}: query {' '.join(names)}",
+        sudo=False,  # reading what is installed needs no root
     )
-    if result.stdout.strip() == MISSING:
+    return _parse(step, backend, result, result.stdout, names, candidates)
+
+
+def _parse(
+    step: Step,
+    backend: Manager,
+    result: Result,
+    output: str,
+    names: list[str],
+    candidates: list[str],
+) -> Inventory:
+    if output.strip() == MISSING:
         raise step.error(
             PackageManagerError,
             "manager",
@@ -347,20 +388,25 @@ async def _read(step: Step, backend: Manager, names: list[str], candidates: list
         )
     if not result.ok:
         raise step.failed(result, "names", f"{backend.name} could not be queried")
-    return backend.parse(result.stdout, names, candidates)
+    return backend.parse(output, names, candidates)
 
 
 async def _apply(
     step: Step,
-    backend: Manager,
+    manager: str | None,
+    options: Sequence[str],
     names: list[str],
     state: PackageState,
     update_cache: bool | None,
     cache_valid_time: float,
     purge: bool,
 ) -> OpResult:
-    if state == "absent":
+    if manager is None:
+        backend, found = await _detect(step, options, names)
+    else:
+        backend = MANAGERS[manager](options)
         found = await _read(step, backend, names, [])
+    if state == "absent":
         doomed = [n for n in names if found.installed.get(n)]
         if not doomed:
             return step.done(False)
@@ -371,8 +417,8 @@ async def _apply(
             what=f"{backend.name} could not remove {' '.join(doomed)}",
         )
         return step.done(True, f"remove {' '.join(doomed)}")
-    candidates = list(names) if state == "latest" else []
-    found = await _read(step, backend, names, candidates)
+    if state == "latest":
+        found = await _read(step, backend, names, list(names))
     missing = [n for n in names if not found.installed.get(n)]
     if state == "present" and not missing and not update_cache:
         return step.done(False)

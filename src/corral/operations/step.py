@@ -106,10 +106,14 @@ class Step:
 
     # ------------------------------------------------------------------ reading
 
-    async def probe(self, script: str, *, describe: str | None = None) -> Result:
-        """Run a read-only command (through sudo when the step uses it) and return its Result."""
+    async def probe(
+        self, script: str, *, describe: str | None = None, sudo: bool | None = None
+    ) -> Result:
+        """Run a read-only command (through sudo when the step uses it, unless `sudo` says
+        otherwise: queries that need no root) and return its Result."""
         self.probes.append(describe or script)
-        return await self.conn.probe(script, sudo=self.sudo, **QUIET)
+        as_root = self.sudo if sudo is None else sudo
+        return await self.conn.probe(script, sudo=as_root, **QUIET)
 
     async def path_state(self, path: str, argument: str = "path", **options: Any) -> PathState:
         """Read a path's state in one probe (see `state.state_script` for the options)."""

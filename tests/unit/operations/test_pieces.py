@@ -214,3 +214,12 @@ def test_a_tree_plan_sends_only_what_differs() -> None:
     assert todo.summary() == "2 files sent, 1 mode set, 1 deleted"
     same = plan(local, {**local}, owner=None, group=None, delete=False, exclude=[])
     assert not same
+
+
+def test_the_package_manager_is_found_by_the_facts_rule_in_the_reading_probe() -> None:
+    from corral.operations.packages import detect_script
+
+    script = detect_script([], ["bash"])
+    order = [script.index(f"command -v {tool} ") for tool in ("apt-get", "dnf", "yum", "apk")]
+    assert order == sorted(order)  # as the facts probe: apt-get, dnf, yum, ..., apk
+    assert script.rstrip().endswith("else echo corral:manager none; fi")
