@@ -301,8 +301,9 @@ async def package(
     """Make packages present, absent, or the latest version, in one transaction.
 
     The package manager is the host's (apt, dnf, yum, apk: the facts' rule, applied in the
-    same probe that reads the packages) unless `manager` names one. The cache is refreshed before installing a package it does not know, or for
-    state="latest" when it is older than `cache_valid_time` seconds; `update_cache=True`
+    same probe that reads the packages) unless `manager` names one. The cache is refreshed
+    before installing a package it does not know, or for state="latest", when it is older
+    than `cache_valid_time` seconds; `update_cache=True`
     always refreshes it, False never. `options` go to every command of the manager (e.g.
     apt's `-o Dir::Etc::sourcelist=...` or `-c FILE`).
     """
