@@ -4,6 +4,7 @@ suite's dpkg lock and purges what it installed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 import corral.aio
 from corral.aio import ops
 from corral.errors import OperationArgumentError, PackageManagerError
+from corral.operations.packages import Apt
 
 from .apt_repo import AptRepo, dpkg_lock, installed_version, purge
 from .conftest import three_runs
@@ -119,6 +121,17 @@ async def test_a_package_already_present_costs_one_query_from_the_facts(
 ) -> None:
     result = await ops.package(c, ["bash", "coreutils"])  # the host's own apt, read only
     assert not result.changed and result.commands == () and len(result.probes) == 1
+
+
+async def test_the_apt_probe_reads_the_cache_age_only_when_it_can_matter(
+    c: corral.aio.Connection,
+) -> None:
+    present = await c.probe(Apt().probe(["bash", "coreutils"], []))  # the host's own dpkg
+    assert "installed bash ii " in present.stdout and "installed coreutils ii " in present.stdout
+    assert "age " not in present.stdout  # nothing missing: no apt-config, no lists
+    age = re.compile(r"^age (\d+|-)$", re.M)
+    assert age.search((await c.probe(Apt().probe(["bash", "corral-test-none"], []))).stdout)
+    assert age.search((await c.probe(Apt().probe(["bash"], ["bash"]))).stdout)  # latest
 
 
 @pytest.mark.parametrize("names", [[], ["ok", "bad;name"], ["-o"], [""]])
