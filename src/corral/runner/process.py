@@ -155,6 +155,8 @@ async def _run(
         keep_open=bool(options.watchers) or guard is not None,
         pty=options.pty,
         hold=guard is not None,
+        echo=output.echo_input if options.echo_stdin else None,
+        quiet_terminal=options.echo_stdin is False,
     )
     if guard is not None:
         guard.attach(process.write, feeder.release)
