@@ -9,15 +9,18 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     CorralError,
+    Exit,
     Failure,
     GroupException,
     HostKeyError,
+    ParseError,
     UnexpectedExit,
+    UnsupportedError,
 )
 from .remote.connection import Connection
 from .remote.group import Group, SerialGroup, ThreadingGroup
 from .result import GroupResult, Result
-from .runner.context import Context
+from .runner.context import Context, run, sudo
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .tasks import Call, Collection, Task, call, task
 
@@ -34,12 +37,14 @@ __all__ = [
     "ConnectionLost",
     "Context",
     "CorralError",
+    "Exit",
     "FailingResponder",
     "Failure",
     "Group",
     "GroupException",
     "GroupResult",
     "HostKeyError",
+    "ParseError",
     "Responder",
     "Result",
     "Secret",
@@ -48,6 +53,9 @@ __all__ = [
     "Task",
     "ThreadingGroup",
     "UnexpectedExit",
+    "UnsupportedError",
     "call",
+    "run",
+    "sudo",
     "task",
 ]
