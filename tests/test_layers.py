@@ -25,6 +25,11 @@ ALLOWED: dict[str, set[str]] = {
     "tasks": {"sync", "remote", "runner", "transport", "config", "errors", "result", "tasks"},
     # the test kit sits above the public API (corral, corral.aio), and uses only that
     "testing": {"testing", "aio"},
+    # patchwork's helpers use only the context they are given (c.run, c.sudo, c.rsync)
+    "patchwork": set(),
+    # Fabric compatibility: the stand-ins name corral's modules (imported by name, at a
+    # fabfile's import), the doctor reads the connect_kwargs corral takes
+    "compat": {"transport"},
 }
 # asyncssh is the transport's alone; the test kit's embedded SSH server is quarantined
 ASYNCSSH_IMPORTERS = {"transport", "testing.fleet.embedded"}

@@ -40,4 +40,6 @@ def global_defaults() -> dict[str, Any]:
         # Channels open at once on one connection (sshd's MaxSessions defaults to 10).
         "max_sessions": 10,
         "sudo": {"password": None, "prompt": None, "user": None},
+        # Invoke's: run a pre- or post-task asked for twice once (--no-dedupe: each time)
+        "tasks": {"dedupe": True},
     }
