@@ -7,6 +7,7 @@ The other names `fabric` and `invoke` have at their top (`Executor`, `Program`, 
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, Secret
@@ -78,11 +79,15 @@ _ELSEWHERE = {
 if not TYPE_CHECKING:  # typed code imports these from their modules
 
     def __getattr__(name: str) -> Any:
-        """Load a Fabric or Invoke name from the corral module that has it."""
+        """Load a Fabric or Invoke name from the corral module that has it, or one of
+        corral's modules (`invoke.exceptions` after `import invoke`, as Invoke's has it)."""
         module = _ELSEWHERE.get(name)
-        if module is None:
+        if module is not None:
+            value = getattr(import_module(module), name)
+        elif name.isidentifier() and find_spec(f"corral.{name}") is not None:
+            value = import_module(f"corral.{name}")
+        else:
             raise AttributeError(f"module 'corral' has no attribute {name!r}")
-        value = getattr(import_module(module), name)
         globals()[name] = value
         return value
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +47,42 @@ def load(params: dict[str, Any], stack: contextlib.ExitStack | None = None) -> L
     """
     path = find(params)
     fabric = is_fabfile(path)
+    stood_in: list[str] = []
     if fabric and stack is not None:
-        stack.enter_context(stand_ins())
+        stood_in = stack.enter_context(stand_ins())
     try:
         collection = load_collection(path, write_pyc=bool(params.get("write_pyc")))
     except Exception as exc:
         raise CorralfileError(where_it_failed(exc, path)) from exc
+    if fabric:
+        _warn_if_real(path, stood_in)
     return Loaded(collection, path, fabric)
+
+
+def _warn_if_real(path: Path, stood_in: list[str]) -> None:
+    """Say so when a fabfile imported the real Fabric or Invoke (installed here): corral runs
+    its tasks, but what it makes with them is theirs (their exception classes catch nothing
+    corral raises)."""
+    real = [
+        name
+        for name in ("fabric", "invoke")
+        if name not in stood_in and name in sys.modules and _imports(path, name)
+    ]
+    if real:
+        click.echo(
+            f"corral: note: {' and '.join(real)} {'is' if len(real) == 1 else 'are'} installed "
+            f"here, so {path.name} uses {'it' if len(real) == 1 else 'them'}, not corral: their "
+            "exception classes do not catch corral's errors; switch the imports to corral's "
+            "(corral --doctor)",
+            err=True,
+        )
+
+
+def _imports(path: Path, name: str) -> bool:
+    """True when the fabfile's text imports `name` (a quick look, not a parse)."""
+    files = path.rglob("*.py") if path.is_dir() else [path]
+    pattern = re.compile(rf"^\s*(from|import)\s+{name}\b", re.M)
+    return any(pattern.search(f.read_text(errors="replace")) for f in files)
 
 
 def loaded(ctx: click.Context) -> Loaded | CorralError:

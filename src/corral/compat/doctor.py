@@ -41,6 +41,12 @@ SETTING = Note(
     "run (Fabric makes a new Connection per task); set by a local task, it reaches the hosts "
     "of every later task",
 )
+CONFIG = Note(
+    "differs",
+    "config a task changes on a host's connection stays with that host (each host has its "
+    "own copy; Fabric's tasks share one); changed by a local task, it reaches the hosts of "
+    "every later task",
+)
 HOST_KEYS = (
     "host keys are checked: a host missing from known_hosts is refused, where Fabric accepts "
     "it; once, run `corral --host-key-policy accept-new ...` (or add it with ssh-keyscan)"
@@ -63,12 +69,20 @@ def _excerpt(source: list[str], line: int) -> str:
     return text if len(text) <= EXCERPT else text[: EXCERPT - 3] + "..."
 
 
-def _module_note(module: str) -> Note | None:
+def _listed(module: str) -> Note | None:
+    """The note of the longest listed prefix of `module` (fabric.contrib.files: contrib)."""
     parts = module.split(".")
     for size in range(len(parts), 0, -1):
         note = MODULES.get(".".join(parts[:size]))
         if note is not None:
             return note
+    return None
+
+
+def _module_note(module: str) -> Note | None:
+    note = _listed(module)
+    if note is not None:
+        return note
     top, _, rest = module.partition(".")
     if top in SUBMODULES and rest and rest.split(".")[0] not in SUBMODULES[top]:
         return Note("unsupported", f"corral has no twin of {module}")
@@ -115,9 +129,9 @@ class _Reader(ast.NodeVisitor):
         for alias in node.names:
             if alias.name == "*":
                 continue
-            submodule = f"{module}.{alias.name}"
-            if submodule.partition(".")[0] in SUBMODULES and _module_note(submodule):
-                self._module(node, submodule)
+            listed = _listed(f"{module}.{alias.name}")  # from fabric import api
+            if listed is not None:
+                self.add(node, listed)
             elif alias.name in NAMES:
                 self.add(node, NAMES[alias.name])
             elif not _stand_in_has(module, alias.name):
@@ -183,7 +197,10 @@ class _Reader(ast.NodeVisitor):
             for child in ast.walk(node):
                 if isinstance(child, ast.Assign | ast.AugAssign):
                     targets = child.targets if isinstance(child, ast.Assign) else [child.target]
-                    if any(self._sets_setting(target, context) for target in targets):
+                    kinds = {self._what_it_sets(target, context) for target in targets}
+                    if "config" in kinds:
+                        self.add(child, CONFIG)
+                    elif "setting" in kinds:
                         self.add(child, SETTING)
         self.generic_visit(node)
 
@@ -199,15 +216,18 @@ class _Reader(ast.NodeVisitor):
         return bool(decorator.args) or any(k.arg in ("pre", "post") for k in decorator.keywords)
 
     @staticmethod
-    def _sets_setting(target: ast.expr, context: str) -> bool:
-        """True for `c.user = ...` or `c.connect_kwargs.password = ...` (not c.config...)."""
+    def _what_it_sets(target: ast.expr, context: str) -> str | None:
+        """ "setting" for `c.user = ...` or `c.connect_kwargs.password = ...`, "config" for
+        `c.config.x = ...`, None for anything not set on the task's context."""
         chain: list[str] = []
         node = target
         while isinstance(node, ast.Attribute | ast.Subscript):
             if isinstance(node, ast.Attribute):
                 chain.append(node.attr)
             node = node.value
-        return isinstance(node, ast.Name) and node.id == context and chain[-1:] != ["config"]
+        if not (isinstance(node, ast.Name) and node.id == context and chain):
+            return None
+        return "config" if chain[-1] == "config" else "setting"
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}

@@ -106,6 +106,20 @@ NAMES: dict[str, Note] = {
         "/etc/fabric.yaml); Config(lazy=False) or config.load_user() reads them",
     ),
     "ThreadException": Note("differs", "corral raises GroupException where workers failed"),
+    "distro_name": Note(
+        "differs",
+        "reads /etc/os-release (ubuntu, debian, rhel, centos, fedora); patchwork 1.0 knew "
+        "only Fedora's and CentOS's release files and said other for the rest",
+    ),
+    "distro_family": Note(
+        "differs",
+        "from /etc/os-release: debian or redhat for their members (patchwork 1.0: other)",
+    ),
+    "rsync": Note(
+        "differs",
+        "patchwork's rsync runs corral's c.rsync (the connection's keys, known_hosts and "
+        "gateways) and returns an RsyncResult, not the local command's Result",
+    ),
     "PlatformError": Note("differs", "never raised by corral (an alias of CorralError)"),
     "SubprocessPipeError": Note("differs", "never raised by corral (an alias of CorralError)"),
 }
@@ -136,6 +150,11 @@ ATTRIBUTES: dict[str, Note] = {
     "create_session": Note("unsupported", "paramiko's channels are not exposed: use c.run()"),
     "open_gateway": Note("unsupported", "gateways are opened by corral: gateway=Connection(...)"),
     "from_v1": Note("unsupported", "Fabric 1's env cannot be converted: write a Config"),
+    "load_overrides": Note(
+        "differs",
+        "config.load_overrides() adds to the overrides before it (the command line's "
+        "included); Invoke's replaces them",
+    ),
     "parameterize": Note(
         "unsupported",
         "corral's Executor does not call parameterize: override normalize_hosts to choose "
