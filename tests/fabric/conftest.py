@@ -132,8 +132,10 @@ class Bench:
 
     def python(self, *args: str, env: dict[str, str] | None = None, fabric: bool = False) -> Run:
         """Run `python ARGS` in the project, with corral's Python (or the Fabric venv's)."""
-        python = str(self.fabric_venv / "bin" / "python") if fabric else sys.executable
-        assert not fabric or self.fabric_venv is not None
+        python = sys.executable
+        if fabric:
+            assert self.fabric_venv is not None
+            python = str(self.fabric_venv / "bin" / "python")
         return self._run([python, *args], env, 120)
 
     def files(self) -> dict[str, str]:
