@@ -222,6 +222,7 @@ class Connection(Link, Shaping):
         if task is None or task in self._commands or cleanup:
             yield  # an operation's own helper command, or cleanup: not tracked again
             return
+        self._bind_loop()  # on a new loop the set starts over: before this task joins it
         self._commands.add(task)
         try:
             yield

@@ -85,7 +85,7 @@ class Link:
         self.port = settings.port
         self.forward_agent = settings.forward_agent
         self.connect_timeout = settings.connect_timeout
-        self.connect_kwargs: dict[str, Any] = ConnectKwargs(
+        self.connect_kwargs: ConnectKwargs = ConnectKwargs(
             self.original_host,
             settings.connect_kwargs,
             lambda: self._reconnect_for("connect_kwargs"),
@@ -137,15 +137,14 @@ class Link:
     def _reconnect_for(self, name: str) -> None:
         """A connection setting is about to change: an open connection is reopened before
         its next command; refused while commands run on it."""
-        transport = self.__dict__.get("_transport")
-        if transport is None or transport.is_closed:
-            return
-        if self._commands:
+        if self._commands:  # running, or waiting for the connection to open
             raise ConfigError(
                 f"{self.original_host}: cannot change {name} while commands run on the "
                 "connection; change it between commands"
             )
-        self._stale = True
+        transport = self.__dict__.get("_transport")
+        if transport is not None and not transport.is_closed:
+            self._stale = True
 
     def _jump_chain(self, hops: tuple[str, ...]) -> Link:
         """Return the gateway connections for a ProxyJump list (last hop; first outermost)."""

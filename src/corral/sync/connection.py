@@ -16,6 +16,7 @@ from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
 from ..runner.output import OutputRoute
 from ..transport.sshconfig import HostConfig
+from ..transport.target import ConnectKwargs
 from .facade import Promise, Runner, call, detach_locally, how_started, public, twin_of
 from .portal import portal
 from .sftp_client import SFTPClient
@@ -110,14 +111,14 @@ class Connection(Runner, core=AsyncConnection):
         self._async.connect_timeout = value
 
     @property
-    def connect_kwargs(self) -> dict[str, Any]:
+    def connect_kwargs(self) -> ConnectKwargs:
         """Fabric's connect_kwargs (key_filename, password, ...), secrets masked in reprs;
         settable, and changed in place too (`c.connect_kwargs.password = pw`)."""
         return self._async.connect_kwargs
 
     @connect_kwargs.setter
     def connect_kwargs(self, value: Mapping[str, Any]) -> None:
-        self._async.connect_kwargs = dict(value)
+        self._async.connect_kwargs = ConnectKwargs(self.original_host, value)
 
     @property
     def inline_ssh_env(self) -> bool:
