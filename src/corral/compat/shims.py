@@ -72,8 +72,11 @@ class StandIns(importlib.abc.MetaPathFinder):
                 name=fullname,
             )
         target_name = STAND_INS[top] + (f".{rest}" if rest else "")
-        spec = importlib.util.spec_from_loader(fullname, _Alias(target_name), is_package=True)
-        return spec
+        target_spec = importlib.util.find_spec(target_name)
+        if target_spec is None:
+            raise ModuleNotFoundError(f"No module named {target_name!r}", name=fullname)
+        package = target_spec.submodule_search_locations is not None
+        return importlib.util.spec_from_loader(fullname, _Alias(target_name), is_package=package)
 
 
 def missing(names: Sequence[str] = tuple(STAND_INS)) -> list[str]:
