@@ -17,6 +17,7 @@ Fabric are skipped, and fail under CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -151,8 +152,11 @@ class Bench:
         return found
 
     def clean(self) -> None:
-        """Remove what the project wrote on the hosts."""
-        shutil.rmtree(self.fleet.home / self.root, ignore_errors=True)
+        """Remove what the project wrote on the hosts (and their parent, once empty)."""
+        where = self.fleet.home / self.root
+        shutil.rmtree(where, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            where.parent.rmdir()
 
 
 @pytest.fixture

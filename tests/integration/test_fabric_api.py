@@ -5,10 +5,13 @@ file, `client`/`transport`, and Invoke's module-level run and sudo."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +36,16 @@ from .conftest import fleet_config
 
 
 @pytest.fixture
-def remote_dir(fleet: SSHDFleet) -> Path:
+def remote_dir(fleet: SSHDFleet) -> Iterator[Path]:
     """A directory of the test's own in the login user's home (the hosts share it)."""
     path = fleet.home / "corral-fabric-api" / uuid.uuid4().hex[:10]
     path.mkdir(parents=True)
     os.chown(path.parent, *_owner(fleet))
     os.chown(path, *_owner(fleet))
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # once no other test's directory is left in it
 
 
 def _owner(fleet: SSHDFleet) -> tuple[int, int]:
