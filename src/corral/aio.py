@@ -10,12 +10,15 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     CorralError,
+    Exit,
     Failure,
     GroupException,
     HostKeyError,
     InventoryError,
+    ParseError,
     SelectionError,
     UnexpectedExit,
+    UnsupportedError,
 )
 from .inventory import inventory_hook
 from .operations.result import OpResult
@@ -24,7 +27,7 @@ from .remote.facts import Facts
 from .remote.group import Group, SerialGroup, ThreadingGroup
 from .remote.inventory import Inventory
 from .result import GroupResult, Result
-from .runner.context import Context
+from .runner.context import Context, run, sudo
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .tasks import Call, Collection, Task, call, task
 
@@ -41,6 +44,7 @@ __all__ = [
     "ConnectionLost",
     "Context",
     "CorralError",
+    "Exit",
     "Facts",
     "FailingResponder",
     "Failure",
@@ -51,6 +55,7 @@ __all__ = [
     "Inventory",
     "InventoryError",
     "OpResult",
+    "ParseError",
     "Responder",
     "Result",
     "Secret",
@@ -60,8 +65,11 @@ __all__ = [
     "Task",
     "ThreadingGroup",
     "UnexpectedExit",
+    "UnsupportedError",
     "call",
     "inventory_hook",
     "ops",
+    "run",
+    "sudo",
     "task",
 ]
