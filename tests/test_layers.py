@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     # remote builds Connections and Groups from inventory hosts (remote/inventory.py)
     "remote": {"transport", "runner", "inventory", "config", "events", "errors", "result"},
     "sync": {"remote", "transport", "runner", "inventory", "config", "events", "errors", "result"},
+    # the executor records its runs on an event bus (events), through remote's recorder
     "tasks": {
         "sync",
         "remote",
@@ -32,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
         "transport",
         "inventory",
         "config",
+        "events",
         "errors",
         "result",
         "tasks",

@@ -123,7 +123,10 @@ class RunBook:
         if isinstance(event, OutputLine):
             host = self._host(event.run_id, event.host)
             if host is not None:
-                host.tail.add(event.stream, self._mask(event.text))
+                text = event.text
+                if event.cut:  # a huge line, cut by the emitter: say how much is missing
+                    text += f" ... ({event.cut:,} more bytes of this line cut)"
+                host.tail.add(event.stream, self._mask(text))
                 host.has_new_output = True
         elif isinstance(event, HostStarted):
             host = self._host(event.run_id, event.host)

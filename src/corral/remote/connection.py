@@ -34,7 +34,7 @@ from ..runner.command import (
 from ..runner.dry import dry_result, dry_transfer, is_dry
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
-from ..runner.output import OutputRoute, apply_route
+from ..runner.output import OutputListener, OutputRoute, apply_route, route_listener
 from ..runner.process import run_process
 from ..runner.shaping import Shaping
 from ..runner.sudo import SudoGuard, prepare_sudo
@@ -82,9 +82,17 @@ class Connection(Link, Shaping):
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on the host and return its Result."""
         options = self._options(kwargs)
-        return await self._run(self._shape(command), options)
+        return await self._run(
+            self._shape(command), options, listener=route_listener(self.output_route)
+        )
 
-    async def _run(self, shaped: str, options: RunOptions, cleanup: bool = False) -> Result:
+    async def _run(
+        self,
+        shaped: str,
+        options: RunOptions,
+        cleanup: bool = False,
+        listener: OutputListener | None = None,
+    ) -> Result:
         run_id = new_run_id()
         marker = {RUN_ID_VAR: run_id}
         env = options.env
@@ -96,7 +104,9 @@ class Connection(Link, Shaping):
             wire = masked = env_prefix(marker) + shaped
             ssh_env = plain_env(env)
         with secret_registry.command(run_id, wire, masked):
-            return await self._execute(wire, shaped, options, ssh_env, run_id, cleanup=cleanup)
+            return await self._execute(
+                wire, shaped, options, ssh_env, run_id, cleanup=cleanup, listener=listener
+            )
 
     async def sudo(
         self,
@@ -112,7 +122,8 @@ class Connection(Link, Shaping):
         AuthFailure at once, naming the host and user.
         """
         options = self._options(kwargs)
-        return await self._sudo(self._shape(command), options, user, password)
+        listener = route_listener(self.output_route)
+        return await self._sudo(self._shape(command), options, user, password, listener=listener)
 
     async def _sudo(
         self,
@@ -121,6 +132,7 @@ class Connection(Link, Shaping):
         user: str | None,
         password: str | Secret | None,
         cleanup: bool = False,
+        listener: OutputListener | None = None,
     ) -> Result:
         run_id = new_run_id()
         call = prepare_sudo(
@@ -134,7 +146,7 @@ class Connection(Link, Shaping):
         )
         with secret_registry.command(run_id, call.wire, call.masked):
             return await self._execute(
-                call.wire, call.display, options, None, run_id, call.guard, cleanup
+                call.wire, call.display, options, None, run_id, call.guard, cleanup, listener
             )
 
     async def _execute(
@@ -146,9 +158,10 @@ class Connection(Link, Shaping):
         run_id: str,
         guard: SudoGuard | None = None,
         cleanup: bool = False,
+        listener: OutputListener | None = None,
     ) -> Result:
         """Start the wire command on a channel and run it to completion (the one dry-run gate
-        for commands on the host)."""
+        for commands on the host); `listener` gets its output (a recorded run's events)."""
         if is_dry(self.config):  # show the command; do not connect or run it
             return dry_result(display, host=self.original_host, connection=self)
 
@@ -176,6 +189,7 @@ class Connection(Link, Shaping):
                     connection=self,
                     guard=guard,
                     on_interrupt=self._was_interrupted,
+                    listener=listener,
                 )
         except ConnectionLost as exc:
             gateway = self.gateway
@@ -245,7 +259,11 @@ class Connection(Link, Shaping):
         """Run a shell command on this machine, with the same options as `run`."""
         options = self._options(kwargs)
         return await run_local(
-            command_text(command), options, dry=is_dry(self.config), connection=self
+            command_text(command),
+            options,
+            dry=is_dry(self.config),
+            connection=self,
+            listener=route_listener(self.output_route),
         )
 
     # ------------------------------------------------------------------ transfers

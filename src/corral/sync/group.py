@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
+from ..events import EventBus, EventSink
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.transfer import LocalPath
@@ -31,12 +32,25 @@ class Group(Facade, core=engine.Group):
 
     @classmethod
     def from_connections(
-        cls, connections: Sequence[Connection], **limits: Unpack[engine.GroupKwargs]
+        cls,
+        connections: Sequence[Connection],
+        *,
+        events: EventBus | None = None,
+        journal: EventSink | None = None,
+        **limits: Unpack[engine.GroupKwargs],
     ) -> Group:
-        """Make a group of existing connections."""
+        """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
         group = cls.__new__(cls)
-        group._adopt(cls._engine_class.from_connections([c._async for c in connections], **limits))
+        made = cls._engine_class.from_connections(
+            [c._async for c in connections], events=events, journal=journal, **limits
+        )
+        group._adopt(made)
         return group
+
+    @property
+    def events(self) -> EventBus | None:
+        """Where each call is recorded as a run (None: nothing is recorded)."""
+        return self._async.events
 
     @property
     def connections(self) -> list[Connection]:
