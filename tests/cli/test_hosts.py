@@ -78,7 +78,7 @@ def test_a_command_after_dashes_without_hosts_is_refused(corral_cli: Invoke, mar
     result = corral_cli("--", "touch", str(marker))
     assert result.exit_code == 2
     assert one_line(result.stderr) == (
-        "corral: a command after -- needs hosts: give -H HOST[,HOST...], "
+        "corral: a command after -- needs hosts: give -H HOST[,HOST...] or -G PATTERN, "
         "or --local to run it on this machine"
     )
     assert not marker.exists()

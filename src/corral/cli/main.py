@@ -1,9 +1,12 @@
-"""The `corral` command: `corral [core options] task [task options] [task2 ...] [-- command]`.
+"""The `corral` command: `corral [core options] task [task options] [task2 ...] [-- command]`,
+or `corral [core options] BUILTIN [its options]` (`builtin.py`: history, show, inventory, ...).
 
 click parses (the options are in `options.py`); tasks come from the corralfile (`loading.py`)
 as click commands (`TaskCommand`), chained; the flags become a Config (`settings.py`); the
-`Executor` runs the calls (`run.py`). An error ends the run as click's do: `show()` prints
-one line, `exit_code` is the status; tracebacks only with `--debug` or for a task's own bug.
+hosts come from -H, -G or --rerun-failed (`selection.py`); the `Executor` runs the calls as
+one recorded run whose events feed every output (`run.py`). An error ends the run as click's
+do: `show()` prints one line, `exit_code` is the status; tracebacks only with `--debug` or
+for a task's own bug.
 """
 
 from __future__ import annotations
@@ -16,17 +19,22 @@ from typing import Any
 
 import click
 
-from ..errors import USAGE_STATUS, CorralError
+from ..errors import USAGE_STATUS, CorralError, UsageError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
+from ..events import EventBus
+from ..journal import open_journal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
 from ..tasks.task import Call
 from . import loading
+from .builtin import BUILTINS, find_builtin, run_builtin
 from .completion import COMPLETE_VAR
 from .listing import ListFormat, flat_rows, namespace, render_list, write_rows
 from .loading import Loaded
 from .options import check_where_it_runs, core_params, group_limits, host_list, write_sections
-from .run import run_calls, running_where
+from .record import list_hosts, mask_argv, rerun_calls, run_settings
+from .run import RunRecord, run_calls, running_where
+from .selection import is_run_ref, select
 from .settings import build_config
 from .signals import interrupt_status, interrupt_words, stop_on_signals
 from .task_command import TaskCommand, parse_calls
@@ -34,6 +42,8 @@ from .task_command import TaskCommand, parse_calls
 _REMAINDER = "corral.remainder"
 _TASK_ARGS = "corral.task_args"
 _EXECUTOR = "corral.executor"
+_ARGV = "corral.argv"
+_RERUN = "--rerun-failed"
 
 
 class CorralGroup(click.Group):
@@ -56,11 +66,12 @@ class CorralGroup(click.Group):
     # ------------------------------------------------------------------ parsing
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = ["corral", *args]
         if "--" in args:  # everything after -- is an ad-hoc command
             index = args.index("--")
             ctx.meta[_REMAINDER] = args[index + 1 :]
             args = args[:index]
-        rest = super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, _rerun_value(args))
         protected = getattr(ctx, "_protected_args", None)
         if protected is None:  # click < 8.2
             protected = getattr(ctx, "protected_args", [])
@@ -103,6 +114,8 @@ class CorralGroup(click.Group):
         self.format_commands(ctx, formatter)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Built-in commands (corral NAME --help for their options)"):
+            formatter.write_dl([(b.name, b.summary) for b in BUILTINS.values()])
         loaded = loading.loaded(ctx)
         if isinstance(loaded, Loaded):
             with formatter.section(f"Tasks ({loaded.path})"):
@@ -119,6 +132,9 @@ class CorralGroup(click.Group):
         if not name:
             click.echo(self.get_help(ctx))
             return 0
+        builtin = find_builtin(ctx, name, forced=bool(ctx.params.get("builtin")))
+        if builtin is not None:
+            return run_builtin(ctx, builtin, ["--help"])
         command = self.get_command(ctx, name)
         if command is None:
             self.resolve_command(ctx, [name])  # raises the right error
@@ -169,12 +185,35 @@ class CorralGroup(click.Group):
         if params["list_namespace"] is not None:
             return self._show_list(ctx, params["list_namespace"], params["list_format"])
         remainder: list[str] | None = ctx.meta.get(_REMAINDER)
+        task_args: list[str] = ctx.meta.get(_TASK_ARGS, [])
+        if task_args:
+            builtin = find_builtin(ctx, task_args[0], forced=params["builtin"])
+            if builtin is not None:
+                if remainder is not None:
+                    raise UsageError(f"corral {builtin.name} takes no command after --")
+                return run_builtin(ctx, builtin, task_args[1:])
+        elif params["builtin"]:
+            raise UsageError(f"--builtin needs a command: one of {', '.join(BUILTINS)}")
         if remainder is not None and not remainder:
             raise click.UsageError("nothing after --; give a command: corral -H HOST -- uname -a")
-        hosts = host_list(params["hosts"])
-        check_where_it_runs(hosts, remainder, local=params["local"])
-        calls = parse_calls(self, ctx, ctx.meta.get(_TASK_ARGS, []))
+        selecting = bool(
+            host_list(params["hosts"])
+            or params["group"]
+            or params["limit"]
+            or params["rerun_failed"] is not None
+        )
+        check_where_it_runs(selecting, remainder, local=params["local"])
+        calls = parse_calls(self, ctx, task_args)
+        rerun = params["rerun_failed"] is not None and not calls and remainder is None
         loaded = loading.required(ctx, strict=bool(calls))
+        config = build_config(params, loaded)
+        if params["list_hosts"]:
+            listed = select(params, config, loaded, list_only=True)
+            chosen = listed if selecting or not calls else None  # no flags: the tasks' hosts
+            return list_hosts(chosen, calls, loaded, config, params["output"])
+        selection = select(params, config, loaded)
+        if selection is not None and selection.rerun is not None and rerun:
+            calls, remainder = rerun_calls(self, ctx, selection.rerun)
         if not calls and remainder is None:
             if loaded is not None and loaded.collection.default is not None:
                 calls = [Call(loaded.collection[""], called_as=loaded.collection.default)]
@@ -182,15 +221,29 @@ class CorralGroup(click.Group):
                 click.echo(self.get_help(ctx))
                 return USAGE_STATUS
         collection = loaded.collection if loaded is not None else Collection()
-        config = build_config(params, loaded)
         if remainder:
             calls.append(remainder_call(" ".join(remainder)))
         limits = group_limits(params)
-        if limits is not None and params["output"] == "json":
-            config.merge({"run": {"hide": True}})  # stdout carries the JSON lines only
-        with Executor(collection, config, hosts, group=limits) as executor:
-            ctx.meta[_EXECUTOR] = executor
-            return run_calls(executor, calls, params["output"])
+        record = RunRecord(
+            argv=mask_argv(ctx.meta.get(_ARGV, ["corral"])),
+            selection=selection.text if selection is not None else "",
+            settings=run_settings(params, limits, task_args, selection),
+        )
+        journal = open_journal(config)
+        try:
+            with Executor(
+                collection,
+                config,
+                selection.hosts if selection is not None else (),
+                group=limits,
+                connections=selection.connections if selection is not None else None,
+                events=EventBus(),
+            ) as executor:
+                ctx.meta[_EXECUTOR] = executor
+                return run_calls(executor, calls, params["output"], record=record, journal=journal)
+        finally:
+            if journal is not None:
+                journal.close()
 
     # ------------------------------------------------------------------ entry point
 
@@ -219,6 +272,26 @@ class CorralGroup(click.Group):
         if standalone_mode:
             sys.exit(status)
         return status
+
+
+def _rerun_value(args: list[str]) -> list[str]:
+    """Give `--rerun-failed` its optional RUN: the next word when it names a run, else the
+    latest run (so `corral --rerun-failed deploy` reruns the task deploy)."""
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        index += 1
+        if word != _RERUN:
+            out.append(word)
+            continue
+        following = args[index] if index < len(args) else None
+        if following is not None and is_run_ref(following):
+            out.append(f"{_RERUN}={following}")
+            index += 1
+        else:
+            out.append(f"{_RERUN}=latest")
+    return out
 
 
 def _one_line(exc: click.ClickException) -> str:

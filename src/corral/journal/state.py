@@ -244,11 +244,13 @@ class RunBook:
         if host is None:
             return
         row = host.row
-        started = event.time - event.duration
-        if row["started_at"] is None or started < row["started_at"]:
-            row["started_at"] = started
-        row["finished_at"] = event.time
-        row["duration"] = (row["duration"] or 0.0) + event.duration
+        never_started = event.status == "skipped" and row["status"] == "pending"
+        if not never_started:  # a host never started keeps no start, end or duration
+            started = event.time - event.duration
+            if row["started_at"] is None or started < row["started_at"]:
+                row["started_at"] = started
+            row["finished_at"] = event.time
+            row["duration"] = (row["duration"] or 0.0) + event.duration
         if RANK[event.status] >= RANK[row["status"]] and row["status"] not in ("failed",):
             row["status"] = event.status
             row["exit_code"] = event.exit_code

@@ -307,13 +307,14 @@ class Executor:
         recorder = self.recorder
         if recorder is None:
             return
-        reached = set(recorder.statuses)
         for call in self._plan[self._calls_started :]:
-            hosts = [h for h in self.hosts_for(call) if h is not None and h not in reached]
+            statuses = recorder.statuses  # a host already not ok keeps what it has
+            hosts = [
+                h for h in self.hosts_for(call) if h is not None and statuses.get(h, "ok") == "ok"
+            ]
             if hosts:
                 recorder.task = _task_name(call)
                 recorder.not_reached(hosts, f"not reached: the run ended before {call.name}")
-                reached.update(hosts)
         recorder.run_finished(exit_status)
         self.recorder = None
 
