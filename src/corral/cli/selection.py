@@ -27,9 +27,11 @@ from .options import host_list
 
 #: A run as `--rerun-failed` and `@failed:` name it: `latest`, an id, a prefix of one
 #: (20261201T2055...), or its random suffix (3f2a9c).
-RUN_REF = re.compile(r"^(?:latest|last|\d{8}(?:T\d{0,6}Z?)?(?:-[0-9a-f]{0,6})?|[0-9a-f]{6})$")
-#: `@failed` or `@failed:RUN` as a term of a host pattern (after start, `,`, `:`, `&`, `!`).
-_FAILED_TERM = re.compile(r"(?<![^,:&!\s])@failed(?::(?P<run>[0-9A-Za-z-]+))?(?=$|[,:\s])")
+_RUN = r"(?:latest|last|\d{8}(?:T\d{0,6}Z?)?(?:-[0-9a-f]{0,6})?|[0-9a-f]{6})"
+RUN_REF = re.compile(f"^{_RUN}$")
+#: `@failed` or `@failed:RUN` as a term of a host pattern (after start, `,`, `:`, `&`, `!`);
+#: in `@failed:web` the `web` is the next term, not a run.
+_FAILED_TERM = re.compile(rf"(?<![^,:&!\s])@failed(?::(?P<run>{_RUN}))?(?=$|[,:\s])")
 
 
 @dataclass
