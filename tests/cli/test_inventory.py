@@ -188,3 +188,20 @@ def test_facts_of_an_unreachable_host_are_an_error_row_and_exit_1(
     facts = json.loads(result.stdout)
     assert facts["host2"]["error_type"] == "HostUnreachable"
     assert "hostname" in facts["host1"] and "hostname" in facts["host3"]
+
+
+def test_the_readmes_selection_error_is_what_corral_says(
+    corral_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("```yaml\n", readme.index("### corral's inventory format")) + 8
+    (tmp_path / "inventory.yaml").write_text(readme[start : readme.index("```", start)])
+    (tmp_path / "corralfile.py").write_text(
+        "from corral import task\n\n@task\ndef deploy(c): pass\n"
+    )
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    shown = readme.index("$ corral -G 'web:!web3' deploy\n")
+    expected = readme[shown:].splitlines()[1]
+    result = corral_cli("-G", "web:!web3", "deploy")
+    assert result.exit_code == 2
+    assert result.stderr == expected + "\n"
