@@ -103,8 +103,8 @@ def test_local_runs_the_command_after_dashes_here(corral_cli: Invoke, marker: Pa
     [
         (
             ["--local", "-H", "web1", "--", "true"],
-            "corral: --local runs the command after -- on this machine, -H on hosts: "
-            "give one of them",
+            "corral: --local runs the command after -- on this machine, -H (or -G) on "
+            "hosts: give one of them",
         ),
         (
             ["--local", "hello"],

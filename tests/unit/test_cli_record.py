@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from corral import Config
-from corral.cli.main import _rerun_value
 from corral.cli.record import mask_argv
-from corral.cli.selection import failed_lists, is_run_ref
+from corral.cli.selection import failed_lists, is_run_ref, rerun_failed_value
 from corral.errors import JournalError
 from corral.journal import Journal, JournalSettings
 from corral.journal.sample import sample_run
@@ -48,7 +47,7 @@ def test_secret_settings_on_the_command_line_are_masked(argv: list[str], masked:
 def test_rerun_failed_takes_the_next_word_only_when_it_names_a_run(
     args: list[str], read: list[str]
 ) -> None:
-    assert _rerun_value(args) == read
+    assert rerun_failed_value(args) == read
 
 
 @pytest.mark.parametrize(

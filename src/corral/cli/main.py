@@ -22,7 +22,6 @@ import click
 from ..errors import USAGE_STATUS, CorralError, UsageError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
 from ..events import EventBus
-from ..journal import open_journal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
 from ..tasks.task import Call
@@ -33,8 +32,8 @@ from .listing import ListFormat, flat_rows, namespace, render_list, write_rows
 from .loading import Loaded
 from .options import check_where_it_runs, core_params, group_limits, host_list, write_sections
 from .record import list_hosts, mask_argv, rerun_calls, run_settings
-from .run import RunRecord, run_calls, running_where
-from .selection import is_run_ref, select
+from .run import RunRecord, run_recorded, running_where
+from .selection import rerun_failed_value, select
 from .settings import build_config
 from .signals import interrupt_status, interrupt_words, stop_on_signals
 from .task_command import TaskCommand, parse_calls
@@ -43,7 +42,6 @@ _REMAINDER = "corral.remainder"
 _TASK_ARGS = "corral.task_args"
 _EXECUTOR = "corral.executor"
 _ARGV = "corral.argv"
-_RERUN = "--rerun-failed"
 
 
 class CorralGroup(click.Group):
@@ -71,7 +69,7 @@ class CorralGroup(click.Group):
             index = args.index("--")
             ctx.meta[_REMAINDER] = args[index + 1 :]
             args = args[:index]
-        rest = super().parse_args(ctx, _rerun_value(args))
+        rest = super().parse_args(ctx, rerun_failed_value(args))
         protected = getattr(ctx, "_protected_args", None)
         if protected is None:  # click < 8.2
             protected = getattr(ctx, "protected_args", [])
@@ -152,6 +150,21 @@ class CorralGroup(click.Group):
 
     # ------------------------------------------------------------------ running
 
+    def _builtin(
+        self, ctx: click.Context, words: list[str], remainder: list[str] | None
+    ) -> int | None:
+        """Run the built-in command the first word names (its status), else None."""
+        if not words:
+            if ctx.params["builtin"]:
+                raise UsageError(f"--builtin needs a command: one of {', '.join(BUILTINS)}")
+            return None
+        builtin = find_builtin(ctx, words[0], forced=ctx.params["builtin"])
+        if builtin is None:
+            return None
+        if remainder is not None:
+            raise UsageError(f"corral {builtin.name} takes no command after --")
+        return run_builtin(ctx, builtin, words[1:])
+
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
         if debug:
@@ -186,14 +199,9 @@ class CorralGroup(click.Group):
             return self._show_list(ctx, params["list_namespace"], params["list_format"])
         remainder: list[str] | None = ctx.meta.get(_REMAINDER)
         task_args: list[str] = ctx.meta.get(_TASK_ARGS, [])
-        if task_args:
-            builtin = find_builtin(ctx, task_args[0], forced=params["builtin"])
-            if builtin is not None:
-                if remainder is not None:
-                    raise UsageError(f"corral {builtin.name} takes no command after --")
-                return run_builtin(ctx, builtin, task_args[1:])
-        elif params["builtin"]:
-            raise UsageError(f"--builtin needs a command: one of {', '.join(BUILTINS)}")
+        builtin = self._builtin(ctx, task_args, remainder)
+        if builtin is not None:
+            return builtin
         if remainder is not None and not remainder:
             raise click.UsageError("nothing after --; give a command: corral -H HOST -- uname -a")
         selecting = bool(
@@ -220,7 +228,6 @@ class CorralGroup(click.Group):
             else:
                 click.echo(self.get_help(ctx))
                 return USAGE_STATUS
-        collection = loaded.collection if loaded is not None else Collection()
         if remainder:
             calls.append(remainder_call(" ".join(remainder)))
         limits = group_limits(params)
@@ -229,21 +236,16 @@ class CorralGroup(click.Group):
             selection=selection.text if selection is not None else "",
             settings=run_settings(params, limits, task_args, selection),
         )
-        journal = open_journal(config)
-        try:
-            with Executor(
-                collection,
-                config,
-                selection.hosts if selection is not None else (),
-                group=limits,
-                connections=selection.connections if selection is not None else None,
-                events=EventBus(),
-            ) as executor:
-                ctx.meta[_EXECUTOR] = executor
-                return run_calls(executor, calls, params["output"], record=record, journal=journal)
-        finally:
-            if journal is not None:
-                journal.close()
+        executor = Executor(
+            loaded.collection if loaded is not None else Collection(),
+            config,
+            selection.hosts if selection is not None else (),
+            group=limits,
+            connections=selection.connections if selection is not None else None,
+            events=EventBus(),
+        )
+        ctx.meta[_EXECUTOR] = executor
+        return run_recorded(executor, calls, params["output"], record)
 
     # ------------------------------------------------------------------ entry point
 
@@ -272,26 +274,6 @@ class CorralGroup(click.Group):
         if standalone_mode:
             sys.exit(status)
         return status
-
-
-def _rerun_value(args: list[str]) -> list[str]:
-    """Give `--rerun-failed` its optional RUN: the next word when it names a run, else the
-    latest run (so `corral --rerun-failed deploy` reruns the task deploy)."""
-    out: list[str] = []
-    index = 0
-    while index < len(args):
-        word = args[index]
-        index += 1
-        if word != _RERUN:
-            out.append(word)
-            continue
-        following = args[index] if index < len(args) else None
-        if following is not None and is_run_ref(following):
-            out.append(f"{_RERUN}={following}")
-            index += 1
-        else:
-            out.append(f"{_RERUN}=latest")
-    return out
 
 
 def _one_line(exc: click.ClickException) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from rich.console import Console
 
 from ..events import EventBus
-from ..journal import Journal
+from ..journal import Journal, open_journal
 from ..remote.group import count_of
 from ..tasks.executor import Executor, adhoc_command, exit_status_of
 from ..tasks.task import Call
@@ -57,6 +57,19 @@ def _stdout_for_json(output: Output) -> Iterator[Any]:
         return
     with contextlib.redirect_stdout(sys.stderr):
         yield stdout
+
+
+def run_recorded(executor: Executor, calls: list[Call], output: Output, record: RunRecord) -> int:
+    """Run the calls as one run recorded in the journal the config names (if enabled), then
+    close the executor's connections and the journal (which waits for its writer, 10 s at
+    most); return the exit status."""
+    journal = open_journal(executor.config)
+    try:
+        with executor:
+            return run_calls(executor, calls, output, record=record, journal=journal)
+    finally:
+        if journal is not None:
+            journal.close()
 
 
 def run_calls(

@@ -31,6 +31,7 @@ _RUN = r"(?:latest|last|\d{8}(?:T\d{0,6}Z?)?(?:-[0-9a-f]{0,6})?|[0-9a-f]{6})"
 RUN_REF = re.compile(f"^{_RUN}$")
 #: `@failed` or `@failed:RUN` as a term of a host pattern (after start, `,`, `:`, `&`, `!`);
 #: in `@failed:web` the `web` is the next term, not a run.
+_RERUN = "--rerun-failed"
 _FAILED_TERM = re.compile(rf"(?<![^,:&!\s])@failed(?::(?P<run>{_RUN}))?(?=$|[,:\s])")
 
 
@@ -61,6 +62,26 @@ def _journal_hosts(config: Config, ref: str | None) -> tuple[str, list[str]]:
         return journal.failed_hosts(ref)
     finally:
         journal.close()
+
+
+def rerun_failed_value(args: list[str]) -> list[str]:
+    """Give `--rerun-failed` its optional RUN: the next word when it names a run, else the
+    latest run (so `corral --rerun-failed deploy` reruns the task deploy)."""
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        index += 1
+        if word != _RERUN:
+            out.append(word)
+            continue
+        following = args[index] if index < len(args) else None
+        if following is not None and is_run_ref(following):
+            out.append(f"{_RERUN}={following}")
+            index += 1
+        else:
+            out.append(f"{_RERUN}=latest")
+    return out
 
 
 def expand_failed(names: Sequence[str], config: Config) -> list[str]:
