@@ -205,3 +205,16 @@ def test_the_readmes_selection_error_is_what_corral_says(
     result = corral_cli("-G", "web:!web3", "deploy")
     assert result.exit_code == 2
     assert result.stderr == expected + "\n"
+
+
+def test_list_hosts_without_a_selection_shows_the_tasks_own_hosts(
+    corral_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "corralfile.py").write_text(
+        "from corral import task\n\n@task(hosts=['web7', 'web8'])\ndef deploy(c): pass\n"
+    )
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    result = corral_cli("--list-hosts", "deploy")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "  hosts (2):\n    web7\n    web8\n"
+    assert not (tmp_path / "state").exists()  # nothing ran, nothing was recorded

@@ -215,9 +215,10 @@ class CorralGroup(click.Group):
         rerun = params["rerun_failed"] is not None and not calls and remainder is None
         loaded = loading.required(ctx, strict=bool(calls))
         config = build_config(params, loaded)
-        if params["list_hosts"]:
-            listed = select(params, config, loaded, list_only=True)
-            chosen = listed if selecting or not calls else None  # no flags: the tasks' hosts
+        if params["list_hosts"]:  # without a selection, the tasks' own hosts
+            chosen = (
+                select(params, config, loaded, list_only=True) if selecting or not calls else None
+            )
             return list_hosts(chosen, calls, loaded, config, params["output"])
         selection = select(params, config, loaded)
         if selection is not None and selection.rerun is not None and rerun:

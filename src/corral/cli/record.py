@@ -112,14 +112,9 @@ def list_hosts(
         names = list(selection.hosts)
     else:
         collection = loaded.collection if loaded is not None else Collection()
-        executor = Executor(collection, config)
-        names = [
-            host
-            for call in executor.plan(*calls)
-            for host in executor.hosts_for(call)
-            if host is not None
-        ]
-        names = list(dict.fromkeys(names))
+        with Executor(collection, config) as executor:  # it connects nowhere: hosts only
+            planned = [host for call in executor.plan(*calls) for host in executor.hosts_for(call)]
+        names = list(dict.fromkeys(host for host in planned if host is not None))
     if output in ("json", "jsonl"):
         click.echo(json.dumps(names))
     else:
