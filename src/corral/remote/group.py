@@ -24,6 +24,7 @@ from ..errors import (
     CommandInterrupted,
     ConfigError,
     ConnectError,
+    CorralError,
     GroupException,
     HostSkipped,
     HostTimeout,
@@ -342,13 +343,14 @@ class Group:
             recorder, own_run = self._start_run(what), True
         try:
             result = await self._engine(op, overrides, recorder)
-        except GroupException as exc:
+        except BaseException as exc:
             if own_run and recorder is not None:
-                recorder.run_finished(exc.exit_code)
-            raise
-        except BaseException:
-            if own_run and recorder is not None:
-                recorder.run_finished(INTERRUPTED_STATUS)
+                if isinstance(exc, CorralError):  # GroupException: its hosts' common status
+                    recorder.run_finished(exc.exit_code)
+                elif isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                    recorder.run_finished(INTERRUPTED_STATUS)
+                else:
+                    recorder.run_finished(1)
             raise
         if own_run and recorder is not None:
             recorder.run_finished(0)

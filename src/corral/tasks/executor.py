@@ -353,6 +353,7 @@ class Executor:
         if recorder is None or connection is None or host is None:
             return self._run_blocking(call, connection)
         recorder.host_started(host)
+        connection.interrupted_result = None  # what an interrupt of this call stopped, if one does
         try:
             with in_run(connection, recorder):
                 value = self._run_blocking(call, connection)
