@@ -42,6 +42,11 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"testing", "aio"},
     # the run journal and report: consumes events, reads config; the CLI and engine call it
     "journal": {"events", "config", "errors", "result"},
+    # patchwork's helpers use only the context they are given (c.run, c.sudo, c.rsync)
+    "patchwork": set(),
+    # Fabric compatibility: the stand-ins name corral's modules (imported by name, at a
+    # fabfile's import), the doctor reads the connect_kwargs corral takes
+    "compat": {"transport"},
 }
 # asyncssh is the transport's alone; the test kit's embedded SSH server is quarantined
 ASYNCSSH_IMPORTERS = {"transport", "testing.fleet.embedded"}

@@ -119,7 +119,9 @@ def inventory_command(
     params = _params(ctx, inventory, group, limit)
     config = builtin_config(ctx)
     loaded = loading.required(ctx.find_root(), strict=False)
-    project = project_directory(loaded.path) if loaded is not None else None
+    project = (
+        project_directory(loaded.path) if loaded is not None and loaded.path is not None else None
+    )
     sources = inventory_sources(
         list(params["inventory"]),
         config=config,

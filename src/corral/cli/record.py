@@ -113,8 +113,13 @@ def list_hosts(
     else:
         collection = loaded.collection if loaded is not None else Collection()
         with Executor(collection, config) as executor:  # it connects nowhere: hosts only
-            planned = [host for call in executor.plan(*calls) for host in executor.hosts_for(call)]
-        names = list(dict.fromkeys(host for host in planned if host is not None))
+            planned = [
+                executor.label(host)
+                for call in executor.plan(*calls)
+                for host in executor.hosts_for(call)
+                if host is not None
+            ]
+        names = list(dict.fromkeys(planned))
     if output in ("json", "jsonl"):
         click.echo(json.dumps(names))
     else:

@@ -118,7 +118,7 @@ def run_calls(
 
 def _run_call(executor: Executor, bus: EventBus, call: Call, output: Output) -> None:
     """Run one call; a group call on a terminal has its live view, then its report."""
-    hosts = [h for h in executor.hosts_for(call) if h is not None]
+    hosts = [executor.label(h) for h in executor.hosts_for(call) if h is not None]
     grouped = executor.group_limits is not None and bool(hosts)
     if not grouped or output != "text":
         executor.run_one(call)

@@ -190,7 +190,9 @@ def _from_inventory(
         limit,
         sources=list(params.get("inventory") or ()),
         config=config,
-        project_dir=project_directory(loaded.path) if loaded is not None else None,
+        project_dir=project_directory(loaded.path)
+        if loaded is not None and loaded.path is not None
+        else None,
         hooks=loaded.collection.inventory_hooks if loaded is not None else (),
         gather_facts=not list_only,
         host_lists=lists,

@@ -8,9 +8,9 @@ import contextlib
 import socket
 import threading
 import time
-from types import TracebackType
 from typing import TypeVar
 
+from ..fleet.base import Started
 from ..fleet.procfs import LISTEN, tcp_sockets
 
 FILL_TIMEOUT = 5.0  # seconds for the kernel to queue the blackhole's filler connection
@@ -18,7 +18,7 @@ FILL_TIMEOUT = 5.0  # seconds for the kernel to queue the blackhole's filler con
 _Self = TypeVar("_Self", bound="_Endpoint")
 
 
-class _Endpoint:
+class _Endpoint(Started):
     """An address and port that misbehave while started: a context manager."""
 
     def __init__(self, address: str = "127.0.0.1") -> None:
@@ -59,17 +59,6 @@ class _Endpoint:
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
-
-    def __enter__(self: _Self) -> _Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class RefusedPort(_Endpoint):

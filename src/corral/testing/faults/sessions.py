@@ -10,10 +10,10 @@ import secrets
 import shutil
 import signal
 from collections.abc import Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 from ..fleet import Fleet, FleetHost, FleetUnavailable, SSHDFleet, TinyDisk, procfs, start_fleet
+from ..fleet.base import Started
 
 Target = FleetHost | tuple[str, int]  # a fleet's host, or (address, port)
 
@@ -113,7 +113,7 @@ def strict_fleet(
     return _sshd(fleet, "a strict sshd")
 
 
-class Bastion:
+class Bastion(Started):
     """A fleet host that the others are reached through (``ProxyJump``), and that can die.
 
     ``ssh_config_path`` reaches every target through the bastion (the fleet's aliases, the
@@ -153,17 +153,6 @@ class Bastion:
     def stop(self) -> None:
         """Remove the bastion's files; safe to call twice."""
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> Bastion:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def dying_bastion(

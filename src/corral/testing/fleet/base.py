@@ -4,12 +4,41 @@ fleet errors. The implementations (`sshd.py`, `embedded/`) import this module, n
 from __future__ import annotations
 
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover
+    from typing_extensions import Self
+
 __all__ = ["Fleet", "FleetError", "FleetHost", "FleetUnavailable"]
+
+
+class Started:
+    """A mixin: `with x:` starts it (`start()` returns it) and stops it, whatever happens."""
+
+    def start(self) -> Self:
+        """Start it; return it."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop it, leaving nothing behind; safe to call twice."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 class FleetError(RuntimeError):

@@ -24,10 +24,9 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from . import listener, procfs, users
-from .base import FleetError, FleetHost, FleetUnavailable
+from .base import FleetError, FleetHost, FleetUnavailable, Started
 from .files import ENV_MARKER, check_sshd_options, write_fleet_files
 from .lease import Lease, lease_block, pick_port
 from .listener import MAX_LISTEN_SOCKS, Listener, spawn_all
@@ -38,7 +37,7 @@ _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
-class SSHDFleet:
+class SSHDFleet(Started):
     """A fleet of ``hosts`` SSH hosts served by real sshd processes on loopback (needs root).
 
     ``directory`` holds every file of the fleet (default: a new temporary directory, removed by
@@ -143,17 +142,6 @@ class SSHDFleet:
                 ln.stop()
             spawn_all(self._listeners, self.start_timeout)
             self._write_state()
-
-    def __enter__(self) -> SSHDFleet:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ queries
 

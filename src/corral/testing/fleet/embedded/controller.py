@@ -16,14 +16,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
-from ..base import FleetHost
+from ..base import FleetHost, Started
 from .common import LOG_FILE, MAX_HOSTS, PASSWORD_ENV, READY_FILE, tail
 
 
-class EmbeddedFleet:
+class EmbeddedFleet(Started):
     """A fleet of loopback SSH hosts served by one embedded asyncssh server process.
 
     ::
@@ -180,17 +179,6 @@ class EmbeddedFleet:
         if self._owns_directory:
             self._owns_directory = False
             shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedFleet:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self._proc is not None else "stopped"
