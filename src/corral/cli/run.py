@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 
+from ..errors import GroupException
 from ..events import EventBus
 from ..journal import Journal, open_journal
 from ..remote.group import count_of
@@ -140,6 +141,9 @@ def _run_call(executor: Executor, bus: EventBus, call: Call, output: Output) -> 
             for consumer in consumers[1:]:
                 stack.enter_context(consumer)
             executor.run_one(call)
+    except GroupException as exc:
+        exc.reported = True  # the report below names every host: one line ends the run
+        raise
     finally:
         for remove in unsubscribe:
             remove()
