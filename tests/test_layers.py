@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
         "errors",
         "result",
     },
+    # the executor records its runs on an event bus (events), through remote's recorder
     "tasks": {
         "sync",
         "remote",

@@ -14,7 +14,7 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   └── ResponseNotAccepted            a FailingResponder saw its failure sentinel
 ├── InventoryError                     a bad inventory: names the source (file:line) and the entry
 │   ├── DynamicInventoryError          an inventory script or hook failed, hung or printed garbage
-│   └── SelectionError                 a pattern names nothing or selects no host (closest names)
+│   └── SelectionError                 a pattern names nothing or selects no host (exit 2)
 ├── HostError                          .host; the host is in every message
 │   ├── ConnectError                   the connection could not be opened
 │   │   ├── ConnectTimeout(TimeoutError)
@@ -201,8 +201,11 @@ class DynamicInventoryError(InventoryError):
 class SelectionError(InventoryError):
     """A host pattern names an unknown host or group, or selects no host at all.
 
-    `suggestions` holds the closest known names (for "did you mean").
+    `suggestions` holds the closest known names (for "did you mean"). As a usage error, it
+    ends the `corral` command with status 2, before anything connects.
     """
+
+    exit_code = USAGE_STATUS
 
     def __init__(self, message: str, *, pattern: str, suggestions: tuple[str, ...] = ()) -> None:
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""

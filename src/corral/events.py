@@ -15,7 +15,7 @@ import threading
 import time as _time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
 HostStatus = Literal["ok", "failed", "skipped", "interrupted"]
@@ -110,6 +110,10 @@ class OutputLine(Event):
     host: str = ""
     stream: Stream = "stdout"
     text: str = ""
+    #: True when the command hid this stream from the terminal (`hide=`): recorded, not shown.
+    hidden: bool = False
+    #: Bytes (UTF-8) of this line left out after `text` (a huge line is cut), else 0.
+    cut: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,15 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
 Consumer = Callable[[Event], object]
 
 
+class EventSink(Protocol):
+    """Something that records runs from their events (the journal): `consumer()` gives the
+    subscriber to put on a run's bus."""
+
+    def consumer(self) -> Consumer:
+        """Return the function that takes each event."""
+        ...
+
+
 class EventBus:
     """Hand each emitted event to every subscriber, in the order they subscribed.
 
@@ -215,3 +228,13 @@ class EventBus:
                     exc_info=True,
                 )
                 self.unsubscribe(consumer)
+
+
+def bus_for(events: EventBus | None, journal: EventSink | None = None) -> EventBus | None:
+    """Return the bus a run emits on: `events`, with `journal`'s consumer subscribed to it (a
+    new bus when only a journal is given); None when neither is (nothing is recorded)."""
+    if journal is None:
+        return events
+    bus = events if events is not None else EventBus()
+    bus.subscribe(journal.consumer())
+    return bus

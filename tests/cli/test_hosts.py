@@ -78,7 +78,7 @@ def test_a_command_after_dashes_without_hosts_is_refused(corral_cli: Invoke, mar
     result = corral_cli("--", "touch", str(marker))
     assert result.exit_code == 2
     assert one_line(result.stderr) == (
-        "corral: a command after -- needs hosts: give -H HOST[,HOST...], "
+        "corral: a command after -- needs hosts: give -H HOST[,HOST...] or -G PATTERN, "
         "or --local to run it on this machine"
     )
     assert not marker.exists()
@@ -103,8 +103,8 @@ def test_local_runs_the_command_after_dashes_here(corral_cli: Invoke, marker: Pa
     [
         (
             ["--local", "-H", "web1", "--", "true"],
-            "corral: --local runs the command after -- on this machine, -H on hosts: "
-            "give one of them",
+            "corral: --local runs the command after -- on this machine, -H (or -G) on "
+            "hosts: give one of them",
         ),
         (
             ["--local", "hello"],

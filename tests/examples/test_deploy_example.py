@@ -335,3 +335,38 @@ def test_a_deploy_on_the_example_inventory_gives_each_group_its_deploy_env(
         assert deployment.current(host) == release
         assert "environment = production\nrelease = " in deployment.config(host)
         assert "replicas = 3\n" in deployment.config(host)
+
+
+def test_corral_deploys_the_example_on_its_inventory_with_g(
+    deployment: Deployment, fleet: SSHDFleet, tmp_path: Path
+) -> None:
+    """The README's `corral -G web deploy`, as a real subprocess: each group's deploy_env."""
+    text = (EXAMPLE / "inventory.yaml").read_text()
+    for name, alias in zip(("web1", "web2", "web3"), (h.alias for h in fleet.hosts), strict=True):
+        text = text.replace(name, alias)
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(text)
+    base = [
+        "-c",
+        "examples/deploy/corralfile.py",
+        "-S",
+        str(fleet.ssh_config_path),
+        "-I",
+        str(inventory),
+        "--set",
+        f"app.base=~/{deployment.remote_root}/{{host}}/hello",
+    ]
+    listed = subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", *base, "-G", "web:!host3", "--list-hosts"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert listed.stdout.split() == ["hosts", "(2):", "host1", "host2"], listed.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", *base, "-G", "web", "-P", "deploy"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "3 hosts: 3 ok, 0 failed, 0 skipped" in proc.stdout
+    assert "environment = staging\n" in deployment.config("host1")
+    for host in ("host2", "host3"):
+        assert "environment = production\n" in deployment.config(host)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from corral.events import Event, HostFinished, OutputLine
 from corral.journal import Journal, JournalSettings, RunDetail
 from corral.journal.report import render_report
 from corral.journal.sample import sample_run
+from corral.testing.fleet import SSHDFleet
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -199,5 +202,55 @@ def test_the_report_of_a_1000_host_run_draws_every_host(browser: Any, tmp_path: 
         assert _visible_hosts(page) == ["web999"]
         page.screenshot(path=str(tmp_path / "big.png"), full_page=False)
         assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_the_report_of_a_real_corral_run_in_chromium(
+    browser: Any, tmp_path: Path, fleet: SSHDFleet
+) -> None:
+    """A real `corral -P` run on the sshd fleet (one host fails), then `corral report`."""
+    failing = fleet.hosts[1]
+    command = (
+        'set -- $SSH_CONNECTION; echo "release 42 on $3"; '
+        f'if [ "$3" = {failing.address} ]; then echo "disk full on $3" >&2; exit 7; fi'
+    )
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    hosts = ",".join(h.alias for h in fleet.hosts)
+    ran = subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", "-S", str(fleet.ssh_config_path), "-H", hosts,
+         "-P", "--", command],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert ran.returncode == 7, ran.stderr
+    target = tmp_path / "run.html"
+    made = subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", "report", "latest", "-o", str(target)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    try:
+        page.goto(target.as_uri())
+        page.wait_for_load_state("load")
+        assert page.inner_text("#run-status") == "failed"
+        assert page.inner_text("#count-all b") == "3"
+        assert page.inner_text("#count-ok b") == "2"
+        assert page.inner_text("#count-failed b") == "1"
+        article = page.locator(f'#failures article[data-host="{failing.alias}"]')
+        assert "exit 7" in article.inner_text() and "UnexpectedExit" in article.inner_text()
+        assert f"disk full on {failing.address}" in article.locator("pre").inner_text()
+        assert page.locator("#timeline-svg rect").count() == 3
+        rect = page.locator(f'rect[data-host="{failing.alias}"]')
+        assert rect.get_attribute("class") == "bar-failed"
+        page.fill("#search", fleet.hosts[2].address)  # what that host printed
+        assert _visible_hosts(page) == [fleet.hosts[2].alias]
+        page.fill("#search", "")
+        assert len(_visible_hosts(page)) == 3
+        page.screenshot(path=str(tmp_path / "real-run.png"), full_page=True)
+        assert requests == [target.as_uri()]  # nothing else loaded
     finally:
         page.close()

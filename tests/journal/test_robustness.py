@@ -32,8 +32,8 @@ def _writer(
     )
 
 
-def _finish(process: subprocess.Popen[str]) -> tuple[str, str]:
-    out, err = process.communicate(timeout=90)
+def _finish(process: subprocess.Popen[str], timeout: float = 90) -> tuple[str, str]:
+    out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err
     assert "run finished" in out, out  # the run itself went on to its end
     return out, err
@@ -62,9 +62,16 @@ def test_concurrent_writers_lose_and_corrupt_nothing(
         )
         for n in range(writers)
     ]
-    for process in processes:
-        _, err = _finish(process)
-        assert _warnings(err) == []
+    deadline = time.monotonic() + 540  # all of them, within the test's 600 s
+    try:
+        for process in processes:
+            _, err = _finish(process, timeout=max(1.0, deadline - time.monotonic()))
+            assert _warnings(err) == []
+    finally:  # a writer that failed or hung must not leave the others (and their pipes) behind
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
     journal = Journal(journal_settings)
     report = journal.check()
     assert report.ok, report.problems

@@ -1,9 +1,12 @@
-"""The `corral` command: `corral [core options] task [task options] [task2 ...] [-- command]`.
+"""The `corral` command: `corral [core options] task [task options] [task2 ...] [-- command]`,
+or `corral [core options] BUILTIN [its options]` (`builtin.py`: history, show, inventory, ...).
 
 click parses (the options are in `options.py`); tasks come from the corralfile (`loading.py`)
 as click commands (`TaskCommand`), chained; the flags become a Config (`settings.py`); the
-`Executor` runs the calls (`run.py`). An error ends the run as click's do: `show()` prints
-one line, `exit_code` is the status; tracebacks only with `--debug` or for a task's own bug.
+hosts come from -H, -G or --rerun-failed (`selection.py`); the `Executor` runs the calls as
+one recorded run whose events feed every output (`run.py`). An error ends the run as click's
+do: `show()` prints one line, `exit_code` is the status; tracebacks only with `--debug` or
+for a task's own bug.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from ..compat.doctor import examine, render
 from ..config import Config
 from ..errors import USAGE_STATUS, CorralError, UsageError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
-from ..events import EventBus, new_run_id
-from ..operations.recap import Recap
+from ..events import EventBus
 from ..sync.portal import portal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
@@ -30,6 +32,7 @@ from ..tasks.task import Call
 from ..transport.agent import agent_keys
 from . import loading
 from .arguments import Argument, Arguments, ParserContext, ParseResult
+from .builtin import BUILTINS, find_builtin, run_builtin
 from .completion import COMPLETE_VAR
 from .late import apply_late
 from .listing import ListFormat, flat_rows, namespace, render_list, write_rows
@@ -42,7 +45,9 @@ from .options import (
     host_list,
     write_sections,
 )
-from .run import run_calls, running_where
+from .record import list_hosts, mask_argv, rerun_calls, run_settings
+from .run import RunRecord, run_recorded, running_where
+from .selection import rerun_failed_value, select
 from .settings import build_config
 from .signals import interrupt_status, interrupt_words, stop_on_signals
 from .task_command import TaskCommand, parse_calls
@@ -50,6 +55,7 @@ from .task_command import TaskCommand, parse_calls
 _REMAINDER = "corral.remainder"
 _TASK_ARGS = "corral.task_args"
 _EXECUTOR = "corral.executor"
+_ARGV = "corral.argv"
 
 
 class ProgramHooks(Protocol):
@@ -104,11 +110,12 @@ class CorralGroup(click.Group):
     # ------------------------------------------------------------------ parsing
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = ["corral", *args]
         if "--" in args:  # everything after -- is an ad-hoc command
             index = args.index("--")
             ctx.meta[_REMAINDER] = args[index + 1 :]
             args = args[:index]
-        rest = super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, rerun_failed_value(args))
         protected = getattr(ctx, "_protected_args", None)
         if protected is None:  # click < 8.2
             protected = getattr(ctx, "protected_args", [])
@@ -151,6 +158,8 @@ class CorralGroup(click.Group):
         self.format_commands(ctx, formatter)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Built-in commands (corral NAME --help for their options)"):
+            formatter.write_dl([(b.name, b.summary) for b in BUILTINS.values()])
         loaded = loading.loaded(ctx)
         if isinstance(loaded, Loaded):
             with formatter.section(f"Tasks ({loaded.path})"):
@@ -167,6 +176,9 @@ class CorralGroup(click.Group):
         if not name:
             click.echo(self.get_help(ctx))
             return 0
+        builtin = find_builtin(ctx, name, forced=bool(ctx.params.get("builtin")))
+        if builtin is not None:
+            return run_builtin(ctx, builtin, ["--help"])
         command = self.get_command(ctx, name)
         if command is None:
             self.resolve_command(ctx, [name])  # raises the right error
@@ -217,6 +229,21 @@ class CorralGroup(click.Group):
 
     # ------------------------------------------------------------------ running
 
+    def _builtin(
+        self, ctx: click.Context, words: list[str], remainder: list[str] | None
+    ) -> int | None:
+        """Run the built-in command the first word names (its status), else None."""
+        if not words:
+            if ctx.params["builtin"]:
+                raise UsageError(f"--builtin needs a command: one of {', '.join(BUILTINS)}")
+            return None
+        builtin = find_builtin(ctx, words[0], forced=ctx.params["builtin"])
+        if builtin is None:
+            return None
+        if remainder is not None:
+            raise UsageError(f"corral {builtin.name} takes no command after --")
+        return run_builtin(ctx, builtin, words[1:])
+
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug"))
         if debug:
@@ -253,9 +280,12 @@ class CorralGroup(click.Group):
         shown = self._info(ctx)
         if shown is not None:
             return shown
+        task_args: list[str] = ctx.meta.get(_TASK_ARGS, [])
+        builtin = self._builtin(ctx, task_args, remainder)
+        if builtin is not None:
+            return builtin
         if remainder is not None and not remainder:
             raise click.UsageError("nothing after --; give a command: corral -H HOST -- uname -a")
-        task_args: list[str] = ctx.meta.get(_TASK_ARGS, [])
         late: list[str] = []
         calls = parse_calls(self, ctx, task_args, late)
         if late:  # core options after a task name: `corral deploy --dry`
@@ -263,9 +293,27 @@ class CorralGroup(click.Group):
             shown = self._info(ctx)
             if shown is not None:
                 return shown
-        hosts = host_list(params["hosts"])
-        check_where_it_runs(hosts, remainder, local=params["local"])
+        selecting = bool(
+            host_list(params["hosts"])
+            or params["group"]
+            or params["limit"]
+            or params["rerun_failed"] is not None
+        )
+        check_where_it_runs(selecting, remainder, local=params["local"])
+        rerun = params["rerun_failed"] is not None and not calls and remainder is None
         loaded = loading.required(ctx, strict=bool(calls))
+        program = self.program
+        config = build_config(
+            params, loaded, program.config_class if program is not None else Config
+        )
+        if params["list_hosts"]:  # without a selection, the tasks' own hosts
+            chosen = (
+                select(params, config, loaded, list_only=True) if selecting or not calls else None
+            )
+            return list_hosts(chosen, calls, loaded, config, params["output"])
+        selection = select(params, config, loaded)
+        if selection is not None and selection.rerun is not None and rerun:
+            calls, remainder = rerun_calls(self, ctx, selection.rerun)
         if not calls and remainder is None:
             if loaded is not None and loaded.collection.default is not None:
                 calls = [Call(loaded.collection[""], called_as=loaded.collection.default)]
@@ -273,10 +321,6 @@ class CorralGroup(click.Group):
                 click.echo(self.get_help(ctx))
                 return USAGE_STATUS
         collection = loaded.collection if loaded is not None else Collection()
-        program = self.program
-        config = build_config(
-            params, loaded, program.config_class if program is not None else Config
-        )
         core = core_parse(self, ctx, remainder, task_args)
         if program is not None:  # the program's hook sees (and may change) the config
             program.config, program.core, program.collection = config, core, collection
@@ -286,19 +330,23 @@ class CorralGroup(click.Group):
         if remainder:
             calls.append(remainder_call(" ".join(remainder)))
         limits = group_limits(params)
-        if limits is not None and params["output"] == "json":
-            config.merge({"run": {"hide": True}})  # stdout carries the JSON lines only
-        # The run's event stream: operations report on it; the recap consumes it. (The
-        # engine's own events, the journal and the live view subscribe here too.)
-        bus = EventBus()
-        recap = Recap(check=bool(params["check"]))
-        bus.subscribe(recap)
+        record = RunRecord(
+            argv=mask_argv(ctx.meta.get(_ARGV, ["corral"])),
+            selection=selection.text if selection is not None else "",
+            settings=run_settings(params, limits, task_args, selection),
+        )
         executor_class = program.executor_class if program is not None else Executor
-        with executor_class(
-            collection, config, hosts, group=limits, core=core, events=bus, run_id=new_run_id()
-        ) as executor:
-            ctx.meta[_EXECUTOR] = executor
-            return run_calls(executor, calls, params["output"], recap)
+        executor = executor_class(
+            collection,
+            config,
+            selection.hosts if selection is not None else (),
+            group=limits,
+            connections=selection.connections if selection is not None else None,
+            core=core,
+            events=EventBus(),
+        )
+        ctx.meta[_EXECUTOR] = executor
+        return run_recorded(executor, calls, params["output"], record)
 
     # ------------------------------------------------------------------ entry point
 

@@ -20,8 +20,10 @@ from .completion import SHELLS, complete_hosts, completion_script
 
 SECTIONS = (
     "Hosts and connections",
+    "Inventory and selection",
     "Running commands",
     "Many hosts",
+    "Output and history",
     "Configuration",
     "Corralfile and help",
     "Program options",
@@ -70,11 +72,15 @@ def host_list(values: Sequence[str]) -> list[str]:
     return hosts
 
 
-def check_where_it_runs(hosts: list[str], remainder: list[str] | None, *, local: bool) -> None:
-    """Refuse a command after -- with nowhere explicit to run: never here by surprise."""
+def check_where_it_runs(hosts: bool, remainder: list[str] | None, *, local: bool) -> None:
+    """Refuse a command after -- with nowhere explicit to run: never here by surprise.
+
+    `hosts`: the command line selects hosts (-H names, a -G pattern, --rerun-failed).
+    """
     if local and hosts:
         raise UsageError(
-            "--local runs the command after -- on this machine, -H on hosts: give one of them"
+            "--local runs the command after -- on this machine, -H (or -G) on hosts: "
+            "give one of them"
         )
     if local and remainder is None:
         raise UsageError(
@@ -83,7 +89,7 @@ def check_where_it_runs(hosts: list[str], remainder: list[str] | None, *, local:
         )
     if remainder and not hosts and not local:
         raise UsageError(
-            "a command after -- needs hosts: give -H HOST[,HOST...], "
+            "a command after -- needs hosts: give -H HOST[,HOST...] or -G PATTERN, "
             "or --local to run it on this machine"
         )
 
@@ -153,7 +159,7 @@ def group_limits(params: dict[str, Any]) -> dict[str, Any] | None:
 
 def core_params() -> list[click.Parameter]:
     """Return the options that come before the first task."""
-    hosts, running, many, config, tasks, _, other = SECTIONS
+    hosts, inventory, running, many, output, config, tasks, _, other = SECTIONS
 
     def option(*decls: str, section: str, **kwargs: Any) -> click.Parameter:
         return CoreOption(list(decls), section=section, **kwargs)
@@ -162,6 +168,16 @@ def core_params() -> list[click.Parameter]:
         option("-H", "--hosts", section=hosts, multiple=True, metavar="HOST[,HOST...]",
                shell_complete=complete_hosts,
                help="Run on these hosts, in order (comma list, or repeat the option)."),
+        option("-I", "--inventory", section=inventory, multiple=True, metavar="FILE",
+               help="Inventory source (repeatable): corral YAML, Ansible INI/YAML, a script, "
+                    "@ssh_config (default: inventory.yaml next to the corralfile)."),
+        option("-G", "--group", section=inventory, metavar="PATTERN",
+               help="Run on the inventory hosts PATTERN selects: web:&prod:!web03, role=web, "
+                    "os.family=debian, @failed."),
+        option("--limit", section=inventory, metavar="PATTERN",
+               help="Narrow the selection further (a second pattern)."),
+        option("--list-hosts", section=inventory, is_flag=True, default=False,
+               help="Print the hosts the selection resolves to, connect nowhere, and exit."),
         option("-i", "--identity", section=hosts, multiple=True, metavar="KEYFILE",
                help="Private key file for SSH authentication (repeatable)."),
         option("-S", "--ssh-config", section=hosts, metavar="FILE",
@@ -216,9 +232,13 @@ def core_params() -> list[click.Parameter]:
                metavar="SECONDS", help="Stop a host whose share of a task takes longer."),
         option("--connect-retries", section=many, type=click.IntRange(min=0), metavar="N",
                help="Retry transient connect errors N times (default 3)."),
-        option("--output", section=many, type=click.Choice(["text", "json"]), default="text",
-               show_default=True,
-               help="End-of-run report: text for people, json (one object per host) for CI."),
+        option("--output", section=output, type=click.Choice(["text", "json", "jsonl"]),
+               default="text", show_default=True,
+               help="text for people; json: one object per host at the end; jsonl: every "
+                    "event as it happens (stdout then holds JSON only)."),
+        option("--rerun-failed", section=output, metavar="[RUN]",
+               help="Run again on the hosts that failed or were never reached in RUN "
+                    "(default: the latest run); its tasks or command unless given."),
         option("-f", "--config", section=config, metavar="FILE",
                type=click.Path(dir_okay=False, path_type=Path),
                help="Load this config file (YAML, JSON or Python) over the others."),
@@ -245,6 +265,9 @@ def core_params() -> list[click.Parameter]:
         option("--doctor", section=tasks, is_flag=True, default=False,
                help="Read the corralfile or fabfile (without running it), list what it uses "
                     "that corral does differently, and exit."),
+        option("--builtin", section=tasks, is_flag=True, default=False,
+               help="The first word is a built-in command (history, show, ...) even when a "
+                    "task has its name."),
         option("-h", "--help", "help_task", section=tasks, is_flag=False, flag_value="",
                default=None, metavar="[TASK]", help="Show this help, or a task's, and exit."),
         option("-d", "--debug", section=other, is_flag=True, default=False,

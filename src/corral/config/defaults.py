@@ -7,8 +7,11 @@ from typing import Any
 
 from .run import run_section_defaults
 
-#: Dotted keys whose values are secrets: masked in every repr and dump.
-SECRET_KEYS = frozenset({"sudo.password", "connect_kwargs.password", "connect_kwargs.passphrase"})
+#: Dotted keys whose values are secrets: masked in every repr and dump (a journal URL may
+#: hold a database password: postgresql://user:password@host/db).
+SECRET_KEYS = frozenset(
+    {"sudo.password", "connect_kwargs.password", "connect_kwargs.passphrase", "journal.url"}
+)
 
 
 def local_user() -> str:

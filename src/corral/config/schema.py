@@ -74,7 +74,7 @@ EXPECTED: dict[str, tuple[str, Check]] = {
         lambda v: _is_text(v) or (isinstance(v, list) and all(_is_text(p) for p in v)),
     ),
     "journal.path": ("a file path or null", _or_null(_is_text)),
-    "journal.url": ("a database URL or null", _or_null(_is_text)),
+    "journal.url": ("a database URL or null", _or_null(lambda v: isinstance(v, str | Secret))),
     "journal.tail_lines": (
         "a whole number of lines >= 0",
         lambda v: isinstance(v, int) and not _is_bool(v) and v >= 0,

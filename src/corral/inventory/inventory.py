@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,14 +49,16 @@ class Inventory(HostTable):
         limit: str | None = None,
         *,
         facts: FactsLookup | None = None,
+        host_lists: Mapping[str, Sequence[str]] | None = None,
     ) -> list[InventoryHost]:
         """Return the hosts a pattern selects (`--limit` narrows it further), in order.
 
         Patterns are Ansible's (`web:&prod:!web03`, `~regex`, globs, `all`) plus `key=value`
         / `key!=value` on labels, vars and (given `facts`) facts. An unknown name, or a
-        selection with no host, raises SelectionError naming the closest names.
+        selection with no host, raises SelectionError naming the closest names. `host_lists`
+        names lists of hosts for `@NAME` terms (the command line's `@failed`).
         """
-        names = select(self, pattern, limit, facts=facts)
+        names = select(self, pattern, limit, facts=facts, host_lists=host_lists)
         return [self._hosts[name] for name in names]
 
     def needs_facts(self, pattern: str, limit: str | None = None) -> bool:

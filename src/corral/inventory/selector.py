@@ -6,6 +6,7 @@
     web:db  web,db        union (`,` when a term holds `:`)
     web:&prod             intersection
     web:!web03            exclusion
+    @file  @NAME          the hosts named in a file, or in a list the caller gave by NAME
     web[0]  web[1:3]      Ansible's subscripts: hosts of a match by position
     role=web  env!=prod   a label or var (dotted keys reach into vars); globs in the value
     os.family=debian      a fact (facts must be supplied: selection never connects)
@@ -21,7 +22,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -167,9 +168,16 @@ def without_facts(pattern: str) -> str:
 class _Evaluator:
     """Evaluates terms against one inventory (and, for fact matches, its facts)."""
 
-    def __init__(self, inventory: HostTable, pattern: str, facts: FactsLookup | None) -> None:
+    def __init__(
+        self,
+        inventory: HostTable,
+        pattern: str,
+        facts: FactsLookup | None,
+        host_lists: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.inventory = inventory
         self.pattern = pattern
+        self.host_lists = host_lists or {}
         if isinstance(facts, Mapping) and not all(isinstance(k, str) for k in facts):
             # a GroupResult from group.facts() is keyed by Connection: key it by host name
             facts = {str(getattr(k, "original_host", k)): v for k, v in facts.items()}
@@ -235,19 +243,26 @@ class _Evaluator:
             ) from None
 
     def _file(self, term: Term) -> list[str]:
-        path = Path(term.value).expanduser()
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise SelectionError(
-                f"cannot read host list {term.value!r}: {exc.strerror or exc}", pattern=self.pattern
-            ) from None
+        listed = self.host_lists.get(term.value)
+        if listed is not None:  # a list the caller named (the command line's @failed)
+            lines = list(listed)
+        else:
+            lines = self._read(term)
         names: dict[str, None] = {}
         for line in lines:
             name = line.split("#", 1)[0].strip()
             if name:
                 names.update(self._by_name(name))
         return list(names)
+
+    def _read(self, term: Term) -> list[str]:
+        path = Path(term.value).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SelectionError(
+                f"cannot read host list {term.value!r}: {exc.strerror or exc}", pattern=self.pattern
+            ) from None
 
     # ------------------------------------------------------------------ matches
 
@@ -380,10 +395,15 @@ def _compare(actual: Any, expected: str, operator: Operator) -> bool:
     return left >= right
 
 
-def evaluate(inventory: HostTable, pattern: str, facts: FactsLookup | None = None) -> list[str]:
+def evaluate(
+    inventory: HostTable,
+    pattern: str,
+    facts: FactsLookup | None = None,
+    host_lists: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
     """Return the host names a pattern selects, in order (empty: SelectionError)."""
     terms = parse_pattern(pattern)
-    evaluator = _Evaluator(inventory, pattern, facts)
+    evaluator = _Evaluator(inventory, pattern, facts, host_lists)
     selected: dict[str, None] = {}
     counts: list[int] = []
     for term in terms:
@@ -408,13 +428,17 @@ def select(
     limit: str | None = None,
     *,
     facts: FactsLookup | None = None,
+    host_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
-    """Return the host names `pattern` selects, narrowed by `limit` (`--limit`), in order."""
-    names = evaluate(inventory, pattern, facts)
+    """Return the host names `pattern` selects, narrowed by `limit` (`--limit`), in order.
+
+    `host_lists` names lists of hosts that `@NAME` terms select (before a file of that name).
+    """
+    names = evaluate(inventory, pattern, facts, host_lists)
     if limit is None or not limit.strip():
         return names
     try:
-        allowed = set(evaluate(inventory, limit, facts))
+        allowed = set(evaluate(inventory, limit, facts, host_lists))
     except SelectionError as exc:
         raise SelectionError(
             f"--limit: {exc.detail}", pattern=limit, suggestions=exc.suggestions

@@ -47,9 +47,11 @@ class JournalSettings:
         section = _get(config, "journal") or {}
         path = section.get("path")
         retention = section.get("retention_days", DEFAULT_RETENTION_DAYS)
+        url = section.get("url")
+        url = url.reveal() if isinstance(url, Secret) else url  # a secret key of the config
         return cls(
             path=Path(path).expanduser() if path else default_path(),
-            url=section.get("url") or None,
+            url=url or None,
             enabled=bool(section.get("enabled", True)),
             tail_lines=int(section.get("tail_lines", DEFAULT_TAIL_LINES)),
             tail_bytes=int(section.get("tail_bytes", DEFAULT_TAIL_BYTES)),
@@ -81,9 +83,10 @@ def hide_password(url: str) -> str:
 
 
 def config_secrets(config: Any) -> list[str]:
-    """Return the secret values set in a Config (sudo and login passwords, passphrases)."""
+    """Return the secret values set in a Config (sudo and login passwords, passphrases; the
+    journal URL's password, not the URL)."""
     found = []
-    for dotted in SECRET_KEYS:
+    for dotted in SECRET_KEYS - {"journal.url"}:
         section, _, key = dotted.partition(".")
         value = (_get(config, section) or {}).get(key)
         if isinstance(value, Secret):

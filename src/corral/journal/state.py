@@ -123,7 +123,10 @@ class RunBook:
         if isinstance(event, OutputLine):
             host = self._host(event.run_id, event.host)
             if host is not None:
-                host.tail.add(event.stream, self._mask(event.text))
+                text = event.text
+                if event.cut:  # a huge line, cut by the emitter: say how much is missing
+                    text += f" ... ({event.cut:,} more bytes of this line cut)"
+                host.tail.add(event.stream, self._mask(text))
                 host.has_new_output = True
         elif isinstance(event, HostStarted):
             host = self._host(event.run_id, event.host)
@@ -241,11 +244,13 @@ class RunBook:
         if host is None:
             return
         row = host.row
-        started = event.time - event.duration
-        if row["started_at"] is None or started < row["started_at"]:
-            row["started_at"] = started
-        row["finished_at"] = event.time
-        row["duration"] = (row["duration"] or 0.0) + event.duration
+        never_started = event.status == "skipped" and row["status"] == "pending"
+        if not never_started:  # a host never started keeps no start, end or duration
+            started = event.time - event.duration
+            if row["started_at"] is None or started < row["started_at"]:
+                row["started_at"] = started
+            row["finished_at"] = event.time
+            row["duration"] = (row["duration"] or 0.0) + event.duration
         if RANK[event.status] >= RANK[row["status"]] and row["status"] not in ("failed",):
             row["status"] = event.status
             row["exit_code"] = event.exit_code

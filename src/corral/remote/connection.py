@@ -36,7 +36,7 @@ from ..runner.dry import dry_result, dry_transfer, is_check, is_dry, is_held
 from ..runner.guards import guard_verdict, skipped_result
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
-from ..runner.output import OutputRoute, apply_route
+from ..runner.output import OutputListener, OutputRoute, apply_route, route_listener
 from ..runner.process import run_process
 from ..runner.shaping import Shaping
 from ..runner.sudo import SudoGuard, prepare_sudo
@@ -117,13 +117,16 @@ class Connection(Link, Shaping):
         """Run a command already shaped by cd() and prefix() (the blocking twin shapes it in
         the caller's thread for asynchronous=True and disown=True)."""
         options = self._options(kwargs)
+        listener = route_listener(self.output_route)
         if options.is_guarded:
 
             async def probe(text: str) -> Result:
                 return await self._run(self._shape(text), _PROBE, probe=True)
 
-            return await self._guarded(shaped, options, probe, lambda: self._run(shaped, options))
-        return await self._run(shaped, options)
+            return await self._guarded(
+                shaped, options, probe, lambda: self._run(shaped, options, listener=listener)
+            )
+        return await self._run(shaped, options, listener=listener)
 
     async def probe(
         self,
@@ -198,7 +201,12 @@ class Connection(Link, Shaping):
         )
 
     async def _run(
-        self, shaped: str, options: RunOptions, cleanup: bool = False, probe: bool = False
+        self,
+        shaped: str,
+        options: RunOptions,
+        cleanup: bool = False,
+        probe: bool = False,
+        listener: OutputListener | None = None,
     ) -> Result:
         run_id = new_run_id()
         marker = {RUN_ID_VAR: run_id}
@@ -212,7 +220,14 @@ class Connection(Link, Shaping):
             ssh_env = plain_env(env)
         with secret_registry.command(run_id, wire, masked):
             return await self._execute(
-                wire, shaped, options, ssh_env, run_id, cleanup=cleanup, probe=probe
+                wire,
+                shaped,
+                options,
+                ssh_env,
+                run_id,
+                cleanup=cleanup,
+                probe=probe,
+                listener=listener,
             )
 
     async def sudo(
@@ -239,15 +254,19 @@ class Connection(Link, Shaping):
     ) -> Result:
         """sudo for a command already shaped by cd() and prefix()."""
         options = self._options(kwargs)
+        listener = route_listener(self.output_route)
         if options.is_guarded:
 
             async def probe(text: str) -> Result:
                 return await self._sudo(self._shape(text), _PROBE, user, password, probe=True)
 
             return await self._guarded(
-                shaped, options, probe, lambda: self._sudo(shaped, options, user, password)
+                shaped,
+                options,
+                probe,
+                lambda: self._sudo(shaped, options, user, password, listener=listener),
             )
-        return await self._sudo(shaped, options, user, password)
+        return await self._sudo(shaped, options, user, password, listener=listener)
 
     async def _sudo(
         self,
@@ -257,6 +276,7 @@ class Connection(Link, Shaping):
         password: str | Secret | None,
         cleanup: bool = False,
         probe: bool = False,
+        listener: OutputListener | None = None,
     ) -> Result:
         run_id = new_run_id()
         call = prepare_sudo(
@@ -270,7 +290,15 @@ class Connection(Link, Shaping):
         )
         with secret_registry.command(run_id, call.wire, call.masked):
             return await self._execute(
-                call.wire, call.display, options, None, run_id, call.guard, cleanup, probe
+                call.wire,
+                call.display,
+                options,
+                None,
+                run_id,
+                call.guard,
+                cleanup,
+                probe=probe,
+                listener=listener,
             )
 
     async def _execute(
@@ -283,9 +311,11 @@ class Connection(Link, Shaping):
         guard: SudoGuard | None = None,
         cleanup: bool = False,
         probe: bool = False,
+        listener: OutputListener | None = None,
     ) -> Result:
         """Start the wire command on a channel and run it to completion (the one gate of
-        --dry and --check for commands on the host: only probes pass under --check)."""
+        --dry and --check for commands on the host: only probes pass under --check);
+        `listener` gets its output (a recorded run's events)."""
         if is_held(self.config, probe=probe):  # show the command; do not run it
             check = is_check(self.config) and not is_dry(self.config)
             return dry_result(display, host=self.original_host, connection=self, check=check)
@@ -314,6 +344,7 @@ class Connection(Link, Shaping):
                     connection=self,
                     guard=guard,
                     on_interrupt=self._was_interrupted,
+                    listener=listener,
                 )
         except ConnectionLost as exc:
             gateway = self.gateway
@@ -455,6 +486,7 @@ class Connection(Link, Shaping):
             dry=is_held(self.config),
             check=is_check(self.config),
             connection=self,
+            listener=route_listener(self.output_route),
         )
 
     # ------------------------------------------------------------------ transfers

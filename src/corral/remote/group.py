@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import sys
 import time
@@ -19,19 +20,24 @@ from typing import IO, Any, TypeVar
 
 from ..config import Config
 from ..errors import (
+    INTERRUPTED_STATUS,
     CommandInterrupted,
     ConfigError,
     ConnectError,
+    CorralError,
     GroupException,
     HostSkipped,
     HostTimeout,
 )
+from ..events import EventBus, EventSink, bus_for
 from ..result import GroupResult, Result
-from ..runner.command import Command
+from ..runner.command import Command, command_text
 from ..runner.options import RunKwargs, Unpack
+from ..runner.output import OutputListener, OutputRoute, route_listener
 from ..runner.prefix import host_lines
 from .connection import Connection
 from .limits import ensure_open_files
+from .recorder import RunRecorder, run_secrets
 from .transfer import GetKwargs, LocalPath, PutKwargs
 
 if sys.version_info >= (3, 11):
@@ -77,8 +83,17 @@ class ConnectionKwargs(TypedDict, total=False):
     inline_ssh_env: bool | None
 
 
-class GroupOptions(GroupKwargs, ConnectionKwargs, total=False):
-    """What `Group(*hosts, ...)` takes: the group's limits and each Connection's settings."""
+class RecordingKwargs(TypedDict, total=False):
+    """Where a group's calls are recorded: each call is a run whose events go to `events`
+    (and to `journal`, subscribed to them); without either nothing is recorded."""
+
+    events: EventBus | None
+    journal: EventSink | None
+
+
+class GroupOptions(GroupKwargs, ConnectionKwargs, RecordingKwargs, total=False):
+    """What `Group(*hosts, ...)` takes: the group's limits, each Connection's settings, and
+    where its calls are recorded."""
 
 
 class GroupRunKwargs(RunKwargs, GroupKwargs, total=False):
@@ -139,15 +154,44 @@ def prefixed_output(conn: Connection) -> Iterator[None]:
     """While the block runs, `conn`'s commands show their output as `[host] ` lines.
 
     Calls that name their own stream or hide output are left alone; a final partial line is
-    written when the block ends.
+    written when the block ends. A recorded run's listener on the route is kept.
     """
-    saved, route = conn.output_route, host_lines(conn.original_host)
+    saved = conn.output_route
+    route = host_lines(conn.original_host, route_listener(saved))
     conn.output_route = route
     try:
         yield
     finally:
         conn.output_route = saved
         route.close()
+
+
+@contextlib.contextmanager
+def recorded_output(conn: Connection, listener: OutputListener) -> Iterator[None]:
+    """While the block runs, `conn`'s commands hand their output to `listener` too (the run's
+    OutputLine events), shown or hidden; where it is shown does not change."""
+    saved = conn.output_route
+    if saved is None:
+        conn.output_route = OutputRoute(listener=listener)
+    else:
+        conn.output_route = dataclasses.replace(saved, listener=listener)
+    try:
+        yield
+    finally:
+        conn.output_route = saved
+
+
+@contextlib.contextmanager
+def in_run(conn: Connection, recorder: RunRecorder) -> Iterator[None]:
+    """While the block runs, `conn` works for the recorder's run: `conn.events` and
+    `conn.run_id` (where operations report) and its output recorded."""
+    saved = conn.events, conn.run_id
+    conn.events, conn.run_id = recorder.bus, recorder.run_id
+    try:
+        with recorded_output(conn, recorder.listener(conn.original_host)):
+            yield
+    finally:
+        conn.events, conn.run_id = saved
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -162,6 +206,7 @@ class Group:
 
     def __init__(self, *hosts: str, **options: Unpack[GroupOptions]) -> None:
         limits, settings = _split_kwargs(dict(options))
+        events, journal = settings.pop("events", None), settings.pop("journal", None)
         self.connections: list[Connection] = [Connection(h, **settings) for h in hosts]
         self.policy = GroupPolicy(**limits)
         if self._serial:
@@ -171,13 +216,23 @@ class Group:
         #: Called with (host, state) as hosts start ("running") and end ("ok", "failed",
         #: "skipped"): for progress displays.
         self.on_progress: Callable[[str, str], None] | None = None
+        #: Where each call is recorded as a run (None: nothing is recorded).
+        self.events: EventBus | None = bus_for(events, journal)
+        #: The run the group's calls belong to when an executor records one: the group then
+        #: emits its hosts' events into that run instead of a run per call.
+        self.recorder: RunRecorder | None = None
 
     @classmethod
     def from_connections(
-        cls, connections: Sequence[Connection], **limits: Unpack[GroupKwargs]
+        cls,
+        connections: Sequence[Connection],
+        *,
+        events: EventBus | None = None,
+        journal: EventSink | None = None,
+        **limits: Unpack[GroupKwargs],
     ) -> Group:
-        """Make a group of existing connections."""
-        group = cls(**limits)
+        """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
+        group = cls(events=events, journal=journal, **limits)
         group.connections = list(connections)
         return group
 
@@ -209,12 +264,14 @@ class Group:
 
         The GroupResult maps each host to what the function returned, or what it raised.
         """
-        return await self._each(function, dict(limits))
+        name = getattr(function, "__name__", None) or type(function).__name__
+        return await self._each(function, dict(limits), f"apply {name}")
 
     async def run(self, command: Command, **kwargs: Unpack[GroupRunKwargs]) -> GroupResult:
         """Run a command on every host; raise GroupException if any host failed."""
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(self._command_op("run", command, options), limits)
+        op = self._command_op("run", command, options)
+        return await self._each(op, limits, command_text(command))
 
     async def sudo(
         self,
@@ -226,7 +283,8 @@ class Group:
         """Run a command through sudo on every host (one password for all)."""
         limits, options = _split_kwargs(dict(kwargs))
         options.update(user=user, password=password)
-        return await self._each(self._command_op("sudo", command, options), limits)
+        op = self._command_op("sudo", command, options)
+        return await self._each(op, limits, f"sudo {command_text(command)}")
 
     async def put(
         self,
@@ -237,7 +295,11 @@ class Group:
     ) -> GroupResult:
         """Upload a file (or tree) to every host."""
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.put(local, remote, preserve_mode, **options), limits)
+        return await self._each(
+            lambda c: c.put(local, remote, preserve_mode, **options),
+            limits,
+            f"put {getattr(local, 'name', local)} {remote or ''}".rstrip(),
+        )
 
     async def get(
         self,
@@ -253,11 +315,13 @@ class Group:
                 "or every host would overwrite the same file"
             )
         limits, options = _split_kwargs(dict(kwargs))
-        return await self._each(lambda c: c.get(remote, local, preserve_mode, **options), limits)
+        return await self._each(
+            lambda c: c.get(remote, local, preserve_mode, **options), limits, f"get {remote}"
+        )
 
     async def facts(self, refresh: bool = False, **limits: Unpack[GroupKwargs]) -> GroupResult:
         """Gather every host's facts, one round trip each; the GroupResult maps host -> Facts."""
-        return await self._each(lambda conn: conn.facts(refresh), dict(limits))
+        return await self._each(lambda conn: conn.facts(refresh), dict(limits), "facts")
 
     def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> Operation:
         prefix = len(self.connections) > 1
@@ -273,7 +337,40 @@ class Group:
 
     # ------------------------------------------------------------------ the engine
 
-    async def _each(self, op: Operation, overrides: dict[str, Any]) -> GroupResult:
+    async def _each(self, op: Operation, overrides: dict[str, Any], what: str) -> GroupResult:
+        recorder, own_run = self.recorder, False
+        if recorder is None and self.events is not None:  # a run of its own: this call
+            recorder, own_run = self._start_run(what), True
+        try:
+            result = await self._engine(op, overrides, recorder)
+        except BaseException as exc:
+            if own_run and recorder is not None:
+                if isinstance(exc, CorralError):  # GroupException: its hosts' common status
+                    recorder.run_finished(exc.exit_code)
+                elif isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                    recorder.run_finished(INTERRUPTED_STATUS)
+                else:
+                    recorder.run_finished(1)
+            raise
+        if own_run and recorder is not None:
+            recorder.run_finished(0)
+        return result
+
+    def _start_run(self, what: str) -> RunRecorder:
+        """Start recording one call as a run (a group used without an executor)."""
+        assert self.events is not None
+        secrets = [s for c in self.connections for s in run_secrets(c.config)]
+        recorder = RunRecorder(self.events, secrets=secrets)
+        recorder.task = what
+        policy = dataclasses.asdict(self.policy)
+        recorder.run_started(
+            hosts=[c.original_host for c in self.connections], command=what, config=policy
+        )
+        return recorder
+
+    async def _engine(
+        self, op: Operation, overrides: dict[str, Any], recorder: RunRecorder | None
+    ) -> GroupResult:
         policy = replace(self.policy, **overrides) if overrides else self.policy
         if self._serial:
             policy = replace(policy, concurrency=1)
@@ -285,7 +382,8 @@ class Group:
         slots = asyncio.Semaphore(concurrency)
         handshakes = asyncio.Semaphore(min(policy.handshakes, concurrency))
         outcomes: dict[int, Any] = {}
-        started_hosts: set[int] = set()  # for Ctrl-C: interrupted, not skipped
+        started_hosts: dict[int, float] = {}  # for Ctrl-C: interrupted, not skipped
+        reported: set[int] = set()  # hosts whose HostFinished was emitted
         state: dict[str, Any] = {"failures": 0, "stop": None}
         started = time.monotonic()
         result = GroupResult()
@@ -300,6 +398,9 @@ class Group:
             if took is not None:
                 durations[index] = result.durations[key] = took
             result.duration = time.monotonic() - started
+            if recorder is not None:
+                reported.add(index)
+                recorder.host_finished(key.original_host, outcome, took)
             if self.on_progress is not None:
                 self.on_progress(connections[index].original_host, _state_of(outcome))
 
@@ -318,13 +419,15 @@ class Group:
                 if state["stop"] is not None:
                     record(index, HostSkipped(conn.original_host, state["stop"]))
                     return
+                if recorder is not None:
+                    recorder.host_started(conn.original_host)
                 if self.on_progress is not None:
                     self.on_progress(conn.original_host, "running")
-                began = time.monotonic()
-                started_hosts.add(index)
+                began = started_hosts[index] = time.monotonic()
                 conn.interrupted_result = None
                 try:
-                    outcome: Any = await self._host(conn, op, policy, handshakes)
+                    with in_run(conn, recorder) if recorder else contextlib.nullcontext():
+                        outcome: Any = await self._host(conn, op, policy, handshakes)
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
                     outcome = exc
                 record(index, outcome, time.monotonic() - began)
@@ -346,7 +449,15 @@ class Group:
             try:
                 await asyncio.gather(*tasks)
             except asyncio.CancelledError:
-                await self._interrupt(tasks, connections, outcomes, started_hosts)
+                await self._interrupt(tasks, connections, outcomes, set(started_hosts))
+                if recorder is not None:  # the interrupted and never started hosts
+                    now = time.monotonic()
+                    for index in sorted(set(outcomes) - reported):
+                        began = started_hosts.get(index)
+                        took = now - began if began is not None else None
+                        recorder.host_finished(
+                            connections[index].original_host, outcomes[index], took
+                        )
                 publish()
                 raise
         publish()

@@ -5,7 +5,7 @@ own Config (at the inventory level), and gateways that name inventory hosts shar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..config import Config
@@ -148,11 +148,14 @@ class Inventory(InventoryModel):
         limit: str | None = None,
         *,
         config: Config | None = None,
+        host_lists: Mapping[str, Sequence[str]] | None = None,
         **limits: Unpack[GroupKwargs],
     ) -> GroupResult:
         """Gather the facts of every host the pattern may select (its fact matches left
         out), for `select(pattern, facts=...)`; this connects to those hosts."""
-        hosts = self.select_hosts(without_facts(pattern), limit and without_facts(limit))
+        hosts = self.select_hosts(
+            without_facts(pattern), limit and without_facts(limit), host_lists=host_lists
+        )
         async with Group.from_connections(connect_hosts(self, hosts, config)) as group:
             return await group.facts(**limits)
 

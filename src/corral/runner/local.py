@@ -16,6 +16,7 @@ from ..result import ExitStatus, Result
 from .command import Env, check_env, plain_env
 from .dry import dry_result
 from .options import RunOptions
+from .output import OutputListener
 from .process import OutputCallback, run_process
 from .sudo import SudoGuard
 
@@ -180,11 +181,13 @@ async def run_local(
     check: bool = False,
     connection: Any = None,
     guard: SudoGuard | None = None,
+    listener: OutputListener | None = None,
 ) -> Result:
     """Run a shell command on this machine to completion and return its Result.
 
     `display` is the command as shown in echo, dry runs and errors (default: `command`);
-    with `dry`, the command is printed and not run (`check`: as "would run").
+    with `dry`, the command is printed and not run (`check`: as "would run"). `listener`
+    gets every chunk of output.
     """
     shown = command if display is None else display
     check_env(options.env)
@@ -209,6 +212,7 @@ async def run_local(
         host="local",
         connection=connection,
         guard=guard,
+        listener=listener,
     )
 
 

@@ -6,12 +6,16 @@ import codecs
 import dataclasses
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 from ..config.secret import MASK
 from .options import RunOptions
+
+#: Gets each chunk of a command's output as text (decoded, secrets masked): the stream
+#: ("stdout"/"stderr"), the text, and whether the call hid that stream from the terminal.
+OutputListener = Callable[[str, str, bool], None]
 
 
 class SecretMask:
@@ -115,8 +119,10 @@ class OutputHandler:
         err_stream: IO[Any] | None,
         capture_limit: int | None,
         secrets: Sequence[str] = (),
+        listener: OutputListener | None = None,
     ) -> None:
         self.encoding = encoding
+        self._listener = listener
         raw = [secret.encode(encoding, "replace") for secret in secrets if secret]
         self._masks = (
             {name: SecretMask(raw, MASK.encode()) for name in ("stdout", "stderr")} if raw else {}
@@ -148,6 +154,8 @@ class OutputHandler:
         live = self._live[stream]
         if live is not None:
             live.write(data, text)
+        if self._listener is not None and text:
+            self._listener(stream, text, live is None)
         return text
 
     def echo_input(self, data: bytes) -> None:
@@ -168,23 +176,29 @@ class OutputHandler:
             live = self._live[name]
             if text and live is not None:
                 live.write(b"", text)
+            if text and self._listener is not None:
+                self._listener(name, text, live is None)
 
 
 @dataclass(frozen=True)
 class OutputRoute:
-    """Where a command's live output goes when the call names no stream of its own.
+    """Where a command's output goes besides its Result, when the call names no stream.
 
-    A group sets one per host (`[host] ` prefixed lines); `close()` writes what is left of a
-    final partial line.
+    A group sets one per host (`[host] ` prefixed lines); a run that records its events sets
+    a `listener`, which gets every chunk of output, shown or hidden (the run's OutputLine
+    events). A stream left None is not rerouted. `close()` writes what is left of a final
+    partial line.
     """
 
-    stdout: IO[str]
-    stderr: IO[str]
+    stdout: IO[str] | None = None
+    stderr: IO[str] | None = None
+    listener: OutputListener | None = None
 
     def close(self) -> None:
         """Flush and close both streams (a final partial line is written)."""
         for stream in (self.stdout, self.stderr):
-            stream.close()
+            if stream is not None:
+                stream.close()
 
 
 def apply_route(options: RunOptions, route: OutputRoute | None) -> RunOptions:
@@ -192,11 +206,16 @@ def apply_route(options: RunOptions, route: OutputRoute | None) -> RunOptions:
     if route is None:
         return options
     changes: dict[str, Any] = {}
-    if options.out_stream is None and "stdout" not in options.hide:
+    if route.stdout is not None and options.out_stream is None and "stdout" not in options.hide:
         changes["out_stream"] = route.stdout
-    if options.err_stream is None and "stderr" not in options.hide:
+    if route.stderr is not None and options.err_stream is None and "stderr" not in options.hide:
         changes["err_stream"] = route.stderr
     if not changes:
         return options
     changes["capture_limit"] = None  # the route's streams are ours: keep Results whole
     return dataclasses.replace(options, **changes)
+
+
+def route_listener(route: OutputRoute | None) -> OutputListener | None:
+    """Return the route's listener, if it has one."""
+    return route.listener if route is not None else None

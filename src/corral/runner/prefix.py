@@ -15,7 +15,7 @@ import sys
 import zlib
 from typing import IO, Any, cast
 
-from .output import OutputRoute
+from .output import OutputListener, OutputRoute
 
 #: Characters of one unfinished line held back at most; past this it is written (folded).
 FOLD = 64 * 1024
@@ -94,9 +94,11 @@ class PrefixedStream:
         return False
 
 
-def host_lines(host: str) -> OutputRoute:
-    """Return the route that writes a host's output to this terminal as `[host] ` lines."""
+def host_lines(host: str, listener: OutputListener | None = None) -> OutputRoute:
+    """Return the route that writes a host's output to this terminal as `[host] ` lines
+    (and hands it to `listener`, if given: a recorded run's output events)."""
     return OutputRoute(
         cast(IO[str], PrefixedStream(host, sys.stdout)),
         cast(IO[str], PrefixedStream(host, sys.stderr)),
+        listener,
     )

@@ -19,7 +19,7 @@ from ..result import ExitStatus, Result
 from .cancel import finish
 from .command import secret_values
 from .options import RunOptions
-from .output import OutputHandler
+from .output import OutputHandler, OutputListener
 from .stdin import StdinFeeder
 from .sudo import SudoGuard, SudoRefused, refusal_reason
 
@@ -87,10 +87,12 @@ async def run_process(
     connection: Any = None,
     guard: SudoGuard | None = None,
     on_interrupt: Callable[[Result], None] | None = None,
+    listener: OutputListener | None = None,
 ) -> Result:
     """Take a started command's output and stdin, wait for its exit, return its Result.
 
     When cancelled (Ctrl-C), the command is stopped and `on_interrupt` gets what it printed.
+    `listener` gets every chunk of output as text, shown or hidden (a run's output events).
     Raises UnexpectedExit (non-zero exit, unless `warn`), CommandTimedOut (the command was
     terminated) or Failure (a watcher raised); ConnectionLost propagates with partial output.
     """
@@ -106,6 +108,7 @@ async def run_process(
         err_stream=options.err_stream,
         capture_limit=options.capture_limit,
         secrets=secrets,
+        listener=listener,
     )
     with secret_registry.secrets(secrets):
         return await _run(process, options, output, display, host, connection, guard, on_interrupt)

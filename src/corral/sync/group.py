@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, ClassVar
 
+from ..events import EventBus, EventSink, bus_for
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.transfer import LocalPath
@@ -30,10 +31,12 @@ class Group(list[Connection]):
     _engine_class: ClassVar[type[engine.Group]] = engine.Group
     _limits: dict[str, Any] = {}  # replaced, never changed in place
     _last: engine.Group | None = None
+    _events: EventBus | None = None
 
     def __init__(self, *hosts: str, **options: Unpack[engine.GroupOptions]) -> None:
         super().__init__()
         settings: dict[str, Any] = dict(options)
+        self._events = bus_for(settings.pop("events", None), settings.pop("journal", None))
         limits = {
             k: settings.pop(k) for k in list(settings) if k in engine.GroupKwargs.__annotations__
         }
@@ -43,14 +46,25 @@ class Group(list[Connection]):
 
     @classmethod
     def from_connections(
-        cls, connections: Iterable[Connection], **limits: Unpack[engine.GroupKwargs]
+        cls,
+        connections: Iterable[Connection],
+        *,
+        events: EventBus | None = None,
+        journal: EventSink | None = None,
+        **limits: Unpack[engine.GroupKwargs],
     ) -> Group:
-        """Make a group of existing connections."""
+        """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
         group = cls()
         group.extend(connections)
         engine.GroupPolicy(**limits)
         group._limits = dict(limits)
+        group._events = bus_for(events, journal)
         return group
+
+    @property
+    def events(self) -> EventBus | None:
+        """Where each call is recorded as a run (None: nothing is recorded)."""
+        return self._events
 
     @property
     def connections(self) -> list[Connection]:
@@ -67,6 +81,7 @@ class Group(list[Connection]):
         """The group engine over the connections the list holds now."""
         self._last = self._engine_class.from_connections(
             [c._async for c in self],
+            events=self._events,
             **self._limits,
         )
         return self._last

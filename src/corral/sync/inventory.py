@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,12 +51,15 @@ class Inventory(InventoryModel):
         limit: str | None = None,
         *,
         config: Config | None = None,
+        host_lists: Mapping[str, Sequence[str]] | None = None,
         **limits: Unpack[engine.GroupKwargs],
     ) -> GroupResult:
         """Gather the facts of every host the pattern may select (its fact matches left
         out), for `select(pattern, facts=...)`; this connects to those hosts."""
         twin = AsyncInventory(self._hosts, self._groups, config=self.config)
-        return call(twin.gather_facts, pattern, limit, config=config, **limits)
+        return call(
+            twin.gather_facts, pattern, limit, config=config, host_lists=host_lists, **limits
+        )
 
     def connections(
         self, hosts: Sequence[InventoryHost] | None = None, *, config: Config | None = None
@@ -95,6 +98,7 @@ def plan_hosts(
     project_dir: str | Path | None = None,
     hooks: Sequence[Callable[..., Any]] = (),
     gather_facts: bool = True,
+    host_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> HostPlan:
     """Load the inventory and select `pattern` narrowed by `limit` (corral -G P --limit L).
 
@@ -102,12 +106,13 @@ def plan_hosts(
     else @ssh_config; the corralfile's `hooks` are added. An unknown name or an empty
     selection raises SelectionError before anything connects. A pattern that matches on
     facts connects to its candidate hosts to gather them first (`gather_facts=False`:
-    SelectionError instead, e.g. for --list-hosts).
+    SelectionError instead, e.g. for --list-hosts). `host_lists` names lists of hosts for
+    `@NAME` terms (the command line's `@failed`).
     """
     chosen = inventory_sources(sources, config=config, project_dir=project_dir, hooks=hooks)
     inventory = Inventory.load(*chosen, config=config, project_dir=project_dir)
     facts = None
     if gather_facts and inventory.needs_facts(pattern, limit):
-        facts = inventory.gather_facts(pattern, limit, config=config)
-    hosts = inventory.select_hosts(pattern, limit, facts=facts)
+        facts = inventory.gather_facts(pattern, limit, config=config, host_lists=host_lists)
+    hosts = inventory.select_hosts(pattern, limit, facts=facts, host_lists=host_lists)
     return HostPlan(inventory, tuple(hosts), facts)

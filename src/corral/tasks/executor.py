@@ -4,6 +4,11 @@ Connections are made once per host and shared by every task of one execution, ea
 own copy of the config; without hosts a task runs locally with a Context. The unit of work is
 `run_call(call, connection)`, a coroutine for one task on one host: `execute` runs the units
 one after another; a fleet engine can run the same units concurrently.
+
+Given an `EventBus` (or a journal), an execution is recorded as a run: `start_run` emits
+RunStarted, every host's share HostStarted, its output OutputLine events (through its
+connection's output route) and HostFinished, in serial and group mode alike (the group engine
+emits them for the calls it runs), and `finish_run` the hosts never reached and RunFinished.
 """
 
 from __future__ import annotations
@@ -17,11 +22,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..config import Config, DataProxy
-from ..errors import ConfigError, GroupException
-from ..events import EventBus
+from ..errors import (
+    INTERRUPTED_STATUS,
+    CommandInterrupted,
+    ConfigError,
+    CorralError,
+    GroupException,
+)
+from ..events import EventBus, EventSink, bus_for
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.group import Group as AsyncGroup
-from ..remote.group import prefixed_output
+from ..remote.group import in_run, prefixed_output
+from ..remote.recorder import RunRecorder, run_secrets
 from ..result import GroupResult
 from ..runner.context import Context as AsyncContext
 from ..sync.connection import Connection
@@ -90,7 +102,28 @@ def remainder_call(command: str) -> Call:
     def run_command(c: Any) -> Any:
         return c.run(command)
 
-    return Call(Task(run_command, name=command), called_as=f"-- {command}")
+    return Call(Task(run_command, name=command), called_as=f"{ADHOC}{command}")
+
+
+#: How a remainder call (an ad-hoc command) is named: `-- uname -a`.
+ADHOC = "-- "
+
+
+def adhoc_command(call: Call) -> str | None:
+    """Return the ad-hoc command a call runs (made by `remainder_call`), else None."""
+    name = call.called_as or ""
+    return name[len(ADHOC) :] if name.startswith(ADHOC) else None
+
+
+def exit_status_of(exc: BaseException | None) -> int:
+    """Return the exit status a run that ended with `exc` has (None: it succeeded)."""
+    if exc is None:
+        return 0
+    if isinstance(exc, KeyboardInterrupt):
+        return int(getattr(exc, "exit_code", INTERRUPTED_STATUS))
+    if isinstance(exc, CorralError):
+        return exc.exit_code
+    return 1
 
 
 def _names_a_host(entry: HostEntry) -> bool:
@@ -121,7 +154,7 @@ class Executor:
         connections: Mapping[str, AsyncConnection] | None = None,
         core: Any = None,
         events: EventBus | None = None,
-        run_id: str | None = None,
+        journal: EventSink | None = None,
     ) -> None:
         self.collection = collection
         #: The session's config: local tasks get it as it is (what they set on it reaches
@@ -145,12 +178,13 @@ class Executor:
         self._connections: dict[str, AsyncConnection] = {
             _host_key({"host": name}): conn for name, conn in (connections or {}).items()
         }
-        #: The run's event stream, handed to every connection (operations report on it).
-        self.events = events
-        self.run_id = run_id
-        for conn in self._connections.values():
-            self._attach(conn)
         self._local: AsyncContext | None = None
+        #: Where runs are recorded (None: nothing is); a journal given is subscribed to it.
+        self.events: EventBus | None = bus_for(events, journal)
+        #: The run being recorded, between `start_run` and `finish_run`.
+        self.recorder: RunRecorder | None = None
+        self._plan: list[Call] = []
+        self._calls_started = 0
         #: The (call, host) being run: for reporting where a failure happened.
         self.current: tuple[Call, str | None] | None = None
 
@@ -249,15 +283,8 @@ class Executor:
             if isinstance(gateway, Connection):
                 settings["gateway"] = gateway._async
             conn = AsyncConnection(config=config, **settings)
-            self._attach(conn)
             self._connections[key] = conn
         return conn
-
-    def _attach(self, conn: AsyncConnection) -> None:
-        """Give a connection the run's event stream and id (the contract of operations)."""
-        if self.events is not None:
-            conn.events = self.events
-            conn.run_id = self.run_id
 
     def label(self, host: HostEntry | None) -> str:
         """Return how a host is named in reports: its Connection's original_host ("local")."""
@@ -306,6 +333,7 @@ class Executor:
             [self.connection(h) for h in hosts], **self.group_limits
         )
         group.on_progress = self.on_progress
+        group.recorder = self.recorder  # the group emits its hosts' events into our run
         self.group = group
         workers = None
         if not call.task.is_async:  # each host in flight blocks a thread in the task's code
@@ -347,31 +375,125 @@ class Executor:
         """Run the calls (with pre/post tasks, each once), each on its hosts in order.
 
         Stops at the first failure and raises it; connections stay open for further
-        `execute` calls until `close()`.
+        `execute` calls until `close()`. With an event bus, the execution is one run.
         """
         results: Results = {}
-        for call in self.plan(*items):
-            results.setdefault(call.name, {}).update(self.run_one(call))
+        plan = self.plan(*items)
+        self.start_run(plan)
+        try:
+            for call in plan:
+                results.setdefault(call.name, {}).update(self.run_one(call))
+        except BaseException as exc:
+            self.finish_run(exit_status_of(exc))
+            raise
+        self.finish_run(0)
         return results
+
+    # ------------------------------------------------------------------ recording
+
+    def _labels(self, call: Call) -> list[str]:
+        """Return the names of the hosts a call runs on (none when it runs locally)."""
+        return [self.label(h) for h in self.hosts_for(call) if h is not None]
+
+    def start_run(
+        self,
+        calls: Sequence[Call],
+        *,
+        argv: Sequence[str] = (),
+        selection: str = "",
+        settings: Mapping[str, Any] | None = None,
+    ) -> RunRecorder | None:
+        """Start recording a run of `calls` (RunStarted: argv masked, the tasks or ad-hoc
+        command, the selection, every host); None when nothing is recorded (no bus)."""
+        self._plan, self._calls_started = list(calls), 0
+        if self.events is None:
+            self.recorder = None
+            return None
+        hosts = list(dict.fromkeys(h for call in calls for h in self._labels(call)))
+        commands = [c for c in map(adhoc_command, calls) if c is not None]
+        recorder = RunRecorder(self.events, secrets=run_secrets(self.config))
+        recorder.run_started(
+            hosts=hosts,
+            tasks=[call.name for call in calls if adhoc_command(call) is None],
+            command=commands[0] if commands else None,
+            argv=argv,
+            selection=selection,
+            config=dict(settings or {}),
+        )
+        self.recorder = recorder
+        return recorder
+
+    def finish_run(self, exit_status: int) -> None:
+        """End the recorded run: the hosts of calls never started are skipped (not reached),
+        then RunFinished with `exit_status`."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        for call in self._plan[self._calls_started :]:
+            statuses = recorder.statuses  # a host already not ok keeps what it has
+            hosts = [h for h in self._labels(call) if statuses.get(h, "ok") == "ok"]
+            if hosts:
+                recorder.task = _task_name(call)
+                recorder.not_reached(hosts, f"not reached: the run ended before {call.name}")
+        recorder.run_finished(exit_status)
+        self.recorder = None
 
     def run_one(self, call: Call) -> dict[str, Any]:
         """Run one call (no pre/post) on its hosts; return host (or "local") -> value."""
         hosts = self.hosts_for(call)
         values: dict[str, Any] = {}
+        self._calls_started += 1
+        if self.recorder is not None:
+            self.recorder.task = _task_name(call)
         if self.group_limits is not None and hosts != [None]:
             self.current = (call, None)
             values = self._run_group(call, [h for h in hosts if h is not None])
         else:
-            for host in hosts:
+            for position, host in enumerate(hosts):
                 label = self.label(host)
                 self.current = (call, None if host is None else label)
-                connection = self.connection(host) if host is not None else None
-                value = self._run_blocking(call, connection)
+                try:
+                    value = self._run_host(call, host)
+                except BaseException as exc:
+                    later = [self.label(h) for h in hosts[position + 1 :] if h is not None]
+                    self._not_reached(call, later, None if host is None else label, exc)
+                    raise
                 if call.task.autoprint and call.apply_hosts:
                     print(value, flush=True)
                 values[label] = value
         self.current = None
         return values
+
+    def _run_host(self, call: Call, host: HostKwargs | None) -> Any:
+        """Run a call on one host (None: locally), recording its share when a run is."""
+        connection = self.connection(host) if host is not None else None
+        recorder = self.recorder
+        if recorder is None or connection is None:
+            return self._run_blocking(call, connection)
+        name = connection.original_host
+        recorder.host_started(name)
+        connection.interrupted_result = None  # what an interrupt of this call stopped, if one does
+        try:
+            with in_run(connection, recorder):
+                value = self._run_blocking(call, connection)
+        except KeyboardInterrupt as exc:
+            recorder.host_finished(name, _interrupted(connection, exc))
+            raise
+        except BaseException as exc:
+            recorder.host_finished(name, exc)
+            raise
+        recorder.host_finished(name, value)
+        return value
+
+    def _not_reached(
+        self, call: Call, hosts: Sequence[str], stopped: str | None, exc: BaseException
+    ) -> None:
+        """Record the hosts a call did not reach because it stopped on `stopped`."""
+        if self.recorder is None or not hosts:
+            return
+        where = f" on {stopped}" if stopped else ""
+        why = "was interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        self.recorder.not_reached(list(hosts), f"not reached: {call.name}{where} {why} first")
 
     async def aclose(self) -> None:
         """Close every connection this executor opened."""
@@ -389,3 +511,22 @@ class Executor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _task_name(call: Call) -> str | None:
+    """Return how events name the task of a call (None for an ad-hoc command: the run's
+    command says it)."""
+    return call.name if adhoc_command(call) is None else None
+
+
+def _interrupted(connection: AsyncConnection, exc: KeyboardInterrupt) -> CommandInterrupted:
+    """Return how a host whose call Ctrl-C (or TERM, HUP) stopped is reported: what its
+    command had printed, as the group engine reports its interrupted hosts."""
+    partial = connection.interrupted_result
+    if partial is not None:
+        doing = f"while running {partial.command!r}; the command was stopped"
+    elif not connection.is_connected:
+        doing = "while connecting; nothing ran"
+    else:
+        doing = "between commands; nothing was running"
+    return CommandInterrupted(connection.original_host, f"interrupted {doing}", result=partial)

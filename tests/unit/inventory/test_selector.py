@@ -119,6 +119,22 @@ def test_limit_from_a_file_of_host_names(inventory: Inventory, tmp_path: Path) -
     assert [h.name for h in inventory.select_hosts("all", f"@{retry}")] == ["web02", "db1"]
 
 
+def test_named_host_lists_come_before_files(inventory: Inventory, tmp_path: Path) -> None:
+    lists = {"failed": ["web02", "db1"]}  # the command line's @failed, from the journal
+    assert [h.name for h in inventory.select_hosts("@failed", host_lists=lists)] == [
+        "web02",
+        "db1",
+    ]
+    picked = inventory.select_hosts("web:&@failed", host_lists=lists)
+    assert [h.name for h in picked] == ["web02"]
+    rest = [h.name for h in inventory.select_hosts("all", "!@failed", host_lists=lists)]
+    assert "web02" not in rest and "db1" not in rest and "web01" in rest
+    with pytest.raises(SelectionError, match="did you mean web02"):
+        inventory.select_hosts("@failed", host_lists={"failed": ["web2"]})
+    with pytest.raises(SelectionError, match="cannot read host list 'other'"):
+        inventory.select_hosts("@other", host_lists=lists)
+
+
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
