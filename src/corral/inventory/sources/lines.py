@@ -81,7 +81,16 @@ _LineLoader.add_constructor("!vault", _vault)
 
 
 def load_yaml(text: str, source: str) -> Any:
-    """Parse YAML text into LineDicts and LineLists; bad YAML raises InventoryError at its line."""
+    """Parse YAML text into LineDicts and LineLists; bad YAML raises InventoryError at its line.
+
+    A document in the plain subset of YAML (plainyaml.py) is read by the fast reader, which
+    gives the same data and lines; any other goes through PyYAML.
+    """
+    from .plainyaml import read_plain  # it builds on this module's LineDict and LineList
+
+    plain = read_plain(text)
+    if plain is not None:
+        return plain
     try:
         return yaml.load(text, Loader=_LineLoader)  # a safe loader, with lines
     except yaml.MarkedYAMLError as exc:
