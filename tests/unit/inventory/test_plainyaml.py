@@ -244,3 +244,81 @@ def test_benchmark_inventory_reads_the_same_fast_as_with_pyyaml(tmp_path: Path) 
         }
 
     assert hosts(paths["yaml"]) == hosts(paths["ini"])
+
+
+# ---------------------------------------------------------------- origins and errors
+
+ANSIBLE_YAML = """\
+all:
+  vars:
+    domain: example.com
+  children:
+    web:
+      vars: {http_port: 80, tier: front}
+      hosts:
+        web1: {ansible_host: 10.0.0.1, ansible_port: 2222, role: web}
+        web2:
+          ansible_host: 10.0.0.2
+          role: web
+          enabled: yes
+"""
+
+
+def test_host_origins_name_file_and_line_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("inv.yml").write_text(ANSIBLE_YAML)
+    assert read_plain(ANSIBLE_YAML) is not None  # what follows is the fast path's
+    inventory = Inventory.load("inv.yml")
+    web1, web2 = inventory.host("web1"), inventory.host("web2")
+    where = {key: str(origin) for key, origin in web1.origins.items()}
+    assert where == {
+        "vars.domain": "inv.yml:3 (all)",
+        "vars.http_port": "inv.yml:6 (group web)",
+        "vars.tier": "inv.yml:6 (group web)",
+        "address": "inv.yml:8 (host web1)",
+        "port": "inv.yml:8 (host web1)",
+        "vars.ansible_host": "inv.yml:8 (host web1)",
+        "vars.ansible_port": "inv.yml:8 (host web1)",
+        "vars.role": "inv.yml:8 (host web1)",
+    }
+    assert [str(web2.origin(k)) for k in ("ansible_host", "role", "enabled")] == [
+        "inv.yml:10 (host web2)",
+        "inv.yml:11 (host web2)",
+        "inv.yml:12 (host web2)",
+    ]
+    assert (web1.address, web1.port, web2.address, web2.vars["enabled"]) == (
+        "10.0.0.1",
+        2222,
+        "10.0.0.2",
+        True,
+    )
+    # the same through PyYAML: same origins
+    monkeypatch.setattr("corral.inventory.sources.plainyaml.read_plain", lambda text: None)
+    slow = Inventory.load("inv.yml")
+    assert slow.host("web2").origins == web2.origins and slow.host("web1").origins == web1.origins
+
+
+BAD = Path(__file__).parent / "bad"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bad-var-name.yaml", "conflicting-addresses.yaml", "cycle.yaml", "unknown-key.yaml",
+     "bad-port.yaml", "empty-range.yaml", "plugin-config.yml"],
+)  # fmt: skip
+def test_bad_entries_read_by_the_fast_path_keep_their_file_and_line(name: str) -> None:
+    # test_bad_input.py checks each message and line; this proves those go through here
+    assert read_plain((BAD / name).read_text()) is not None
+
+
+def test_a_bad_var_name_in_a_plain_file_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yml"
+    path.write_text(
+        "all:\n  hosts:\n    web1: {ansible_host: 10.0.0.1}\n    web2: {http-port: 80}\n"
+    )
+    assert read_plain(path.read_text()) is not None
+    with pytest.raises(InventoryError, match="var name 'http-port' is not an identifier") as caught:
+        Inventory.load(path)
+    assert (caught.value.source, caught.value.line) == (str(path), 4)
