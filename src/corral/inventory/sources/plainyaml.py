@@ -125,6 +125,7 @@ class _Reader:
         self.scalar = _Scalars()
         #: Flow scalars by their text with the spaces around them, checked and typed.
         self.flow_known: dict[str, Any] = {}
+        self.pairs = _Pairs(self)
 
     def read(self) -> LineDict:
         scalar = self.scalar
@@ -212,36 +213,27 @@ class _Reader:
     def value(self, rest: str, number: int) -> Any:
         """Return the value written after `key: ` or `- `: a scalar or a one-line flow one."""
         first = rest[0]
-        if first == "{" or first == "[":
-            end = rest.find("}" if first == "{" else "]")
+        if first == "{":
+            end = rest.find("}")
+            if end < 0 or (end + 1 < len(rest) and _TAIL.match(rest, end + 1) is None):
+                raise _NotPlain(number)
+            mapping = LineDict()
+            mapping.line = number
+            inner = rest[1:end]
+            if inner.strip():
+                # one C-level loop: each `key: value` text typed once (_Pairs.__missing__)
+                mapping.update(map(self.pairs.__getitem__, inner.split(",")))
+            mapping.lines = dict.fromkeys(mapping, number)
+            return mapping
+        if first == "[":
+            end = rest.find("]")
             if end < 0 or (end + 1 < len(rest) and _TAIL.match(rest, end + 1) is None):
                 raise _NotPlain(number)
             inner = rest[1:end]
-            flow = self.flow
-            known = self.flow_known
-            if first == "[":
-                sequence = (
-                    LineList(flow(part) for part in inner.split(","))
-                    if inner.strip()
-                    else LineList()
-                )
-                sequence.line = number
-                sequence.lines = [number] * len(sequence)
-                return sequence
-            mapping = LineDict()
-            mapping.line = number
-            if inner.strip():
-                for pair in inner.split(","):
-                    key_text, colon, value_text = pair.partition(": ")
-                    if not colon:
-                        raise _NotPlain(number)
-                    key = known.get(key_text, _MISSING)
-                    if key is _MISSING:
-                        key = flow(key_text)
-                    value = known.get(value_text, _MISSING)
-                    mapping[key] = flow(value_text) if value is _MISSING else value
-            mapping.lines = dict.fromkeys(mapping, number)
-            return mapping
+            sequence = LineList(map(self.flow, inner.split(","))) if inner.strip() else LineList()
+            sequence.line = number
+            sequence.lines = [number] * len(sequence)
+            return sequence
         found = _BLOCK_VALUE.match(rest)
         if found is None:
             raise _NotPlain(number)
@@ -256,3 +248,22 @@ class _Reader:
                 raise _NotPlain(text)
             value = self.flow_known[text] = self.scalar(found.group(1))
         return value
+
+    def pair(self, text: str) -> tuple[Any, Any]:
+        """Return the key and value of one `key: value` of a flow mapping."""
+        key, colon, value = text.partition(": ")
+        if not colon:
+            raise _NotPlain(text)
+        return self.flow(key), self.flow(value)
+
+
+class _Pairs(dict[str, tuple[Any, Any]]):
+    """The `key: value` texts of flow mappings, each read once by its reader."""
+
+    def __init__(self, reader: _Reader) -> None:
+        super().__init__()
+        self.reader = reader
+
+    def __missing__(self, text: str) -> tuple[Any, Any]:
+        pair = self[text] = self.reader.pair(text)
+        return pair
