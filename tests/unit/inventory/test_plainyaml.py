@@ -6,6 +6,7 @@ benchmark's 10,000-host inventory."""
 from __future__ import annotations
 
 import datetime
+import io
 import random
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from corral.errors import InventoryError
 from corral.inventory import Inventory
+from corral.inventory.render import render_host
 from corral.inventory.sources.lines import LineDict, LineList, VaultEncrypted, load_yaml
 from corral.inventory.sources.lines import _LineLoader as LineLoader
 from corral.inventory.sources.plainyaml import read_plain
@@ -322,3 +325,21 @@ def test_a_bad_var_name_in_a_plain_file_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="var name 'http-port' is not an identifier") as caught:
         Inventory.load(path)
     assert (caught.value.source, caught.value.line) == (str(path), 4)
+
+
+def test_render_host_shows_file_and_line_on_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("inv.yml").write_text(ANSIBLE_YAML)
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    render_host(console, Inventory.load("inv.yml").host("web2"))
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    for line in (
+        "address        10.0.0.2      inv.yml:10 (host web2)",
+        "domain         example.com   inv.yml:3 (all)",
+        "enabled        true          inv.yml:12 (host web2)",
+        "http_port      80            inv.yml:6 (group web)",
+        "role           web           inv.yml:11 (host web2)",
+    ):
+        assert line in shown, shown
