@@ -20,7 +20,8 @@ from rich.console import Console
 from corral.errors import InventoryError
 from corral.inventory import Inventory
 from corral.inventory.render import render_host
-from corral.inventory.sources.lines import LineDict, LineList, VaultEncrypted, load_yaml
+from corral.inventory.sources.linedata import LineDict, LineList
+from corral.inventory.sources.lines import VaultEncrypted, load_yaml
 from corral.inventory.sources.lines import _LineLoader as LineLoader
 from corral.inventory.sources.plainyaml import read_plain
 

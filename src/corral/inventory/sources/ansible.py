@@ -15,7 +15,8 @@ from ..builder import InventoryBuilder
 from ..draft import GroupDraft
 from ..model import UNGROUPED, Origin
 from ..ranges import expand_range, has_range
-from .lines import LineDict, line_of
+from .linedata import LineDict
+from .lines import line_of
 
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
 _GROUP_NAME = re.compile(r"^([^:\]\s]+)\s*(?:[#;].*)?$")

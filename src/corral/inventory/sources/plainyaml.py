@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .lines import LineDict, LineList
+from .linedata import LineDict, LineList
 
 #: A first character that no implicit resolver of PyYAML starts with: the scalar is a str.
 _RESOLVED_BY_FIRST = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolvers if k)
