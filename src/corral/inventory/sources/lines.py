@@ -9,32 +9,10 @@ from typing import Any
 import yaml
 
 from ...errors import InventoryError
+from .linedata import LineDict, LineList
+from .plainyaml import read_plain
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class LineDict(dict[Any, Any]):
-    """A dict from YAML that knows its line and each key's line (1-based)."""
-
-    line: int | None = None
-    lines: dict[Any, int]
-
-    def line_of(self, key: Any) -> int | None:
-        """Return the line a key was written on (or the mapping's own line)."""
-        lines = getattr(self, "lines", None)
-        return lines.get(key, self.line) if lines else self.line
-
-
-class LineList(list[Any]):
-    """A list from YAML that knows the line of each item (1-based)."""
-
-    line: int | None = None
-    lines: list[int]
-
-    def line_of(self, index: int) -> int | None:
-        """Return the line item `index` was written on (or the list's own line)."""
-        lines = getattr(self, "lines", None)
-        return lines[index] if lines and index < len(lines) else self.line
 
 
 class VaultEncrypted:
@@ -81,7 +59,14 @@ _LineLoader.add_constructor("!vault", _vault)
 
 
 def load_yaml(text: str, source: str) -> Any:
-    """Parse YAML text into LineDicts and LineLists; bad YAML raises InventoryError at its line."""
+    """Parse YAML text into LineDicts and LineLists; bad YAML raises InventoryError at its line.
+
+    A document in the plain subset of YAML (plainyaml.py) is read by the fast reader, which
+    gives the same data and lines; any other goes through PyYAML.
+    """
+    plain = read_plain(text)
+    if plain is not None:
+        return plain
     try:
         return yaml.load(text, Loader=_LineLoader)  # a safe loader, with lines
     except yaml.MarkedYAMLError as exc:
