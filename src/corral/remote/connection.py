@@ -63,6 +63,9 @@ class Connection(Link, Shaping):
     #: Operations emit `OperationResult` events on it.
     events: EventBus | None = None
     run_id: str | None = None
+    #: What this connection's transfers share with the other hosts of a group call (its
+    #: memory budget and local files); set by the group engine while the call runs.
+    transfer_pool: transfer.TransferPool | None = None
     _facts: Facts | None = None
 
     # ------------------------------------------------------------------ commands
@@ -253,8 +256,14 @@ class Connection(Link, Shaping):
     def _endpoint(self) -> transfer.Endpoint:
         """Return what a transfer needs of this connection: its name, cwd, SFTP, helpers."""
 
+        pool = self.transfer_pool
+
         async def open_sftp() -> SFTPSession:
-            return await self._with_transport(SFTPSession.start)
+            if pool is None:
+                return await self._with_transport(SFTPSession.start)
+            return await self._with_transport(
+                lambda transport: SFTPSession.start(transport, pool.budget, pool.block_size)
+            )
 
         async def run(command: Command) -> Result:
             return await self._run(self._shape(command), _HELPER)
@@ -275,6 +284,7 @@ class Connection(Link, Shaping):
             run=run,
             sudo=sudo,
             clean=clean,
+            pool=pool,
         )
 
     def _dry_transfer(self, verb: str, local: Any, remote: str | None) -> TransferResult | None:

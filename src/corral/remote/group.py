@@ -32,7 +32,7 @@ from ..runner.options import RunKwargs, Unpack
 from ..runner.prefix import host_lines
 from .connection import Connection
 from .limits import ensure_open_files
-from .transfer import GetKwargs, LocalPath, PutKwargs
+from .transfer import DEFAULT_BUDGET, GetKwargs, LocalPath, PutKwargs, TransferPool
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict
@@ -62,6 +62,7 @@ class GroupKwargs(TypedDict, total=False):
     fail_fast: bool
     host_timeout: float | None
     connect_retries: int
+    transfer_budget: int
 
 
 class ConnectionKwargs(TypedDict, total=False):
@@ -104,6 +105,8 @@ class GroupPolicy:
     host_timeout: float | None = None
     connect_retries: int = 3
     handshakes: int = HANDSHAKES
+    #: Bytes all the hosts' transfers may hold in flight at once (requests and shared reads).
+    transfer_budget: int = DEFAULT_BUDGET
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -112,6 +115,10 @@ class GroupPolicy:
             raise ConfigError(f"connect_retries={self.connect_retries!r} must be >= 0")
         if self.host_timeout is not None and self.host_timeout <= 0:
             raise ConfigError(f"host_timeout={self.host_timeout!r} must be positive")
+        try:
+            TransferPool(self.transfer_budget)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def count_of(value: int | str | None, total: int, name: str) -> int | None:
@@ -132,6 +139,19 @@ def count_of(value: int | str | None, total: int, name: str) -> int | None:
         raise ConfigError(
             f"{name}={value!r}: expected a count (e.g. 10) or a percentage (10%)"
         ) from exc
+
+
+@contextlib.contextmanager
+def sharing(connections: Sequence[Connection], pool: TransferPool) -> Iterator[None]:
+    """While the block runs, the connections' transfers share `pool` (budget, local files)."""
+    saved = [conn.transfer_pool for conn in connections]
+    for conn in connections:
+        conn.transfer_pool = pool
+    try:
+        yield
+    finally:
+        for conn, before in zip(connections, saved, strict=True):
+            conn.transfer_pool = before
 
 
 @contextlib.contextmanager
@@ -171,6 +191,9 @@ class Group:
         #: Called with (host, state) as hosts start ("running") and end ("ok", "failed",
         #: "skipped"): for progress displays.
         self.on_progress: Callable[[str, str], None] | None = None
+        #: What the latest call's transfers shared: its budget's `peak` says the most bytes
+        #: they held in flight at once, its files' `reads` how many blocks were read.
+        self.last_pool: TransferPool | None = None
 
     @classmethod
     def from_connections(
@@ -337,18 +360,25 @@ class Group:
                         )
 
         waves = [range(i, min(i + batch, total)) for i in range(0, total, batch)]
-        for wave in waves:
-            if state["stop"] is not None:
-                for index in wave:
-                    record(index, HostSkipped(connections[index].original_host, state["stop"]))
-                continue
-            tasks = [asyncio.ensure_future(one(i, connections[i])) for i in wave]
-            try:
-                await asyncio.gather(*tasks)
-            except asyncio.CancelledError:
-                await self._interrupt(tasks, connections, outcomes, started_hosts)
-                publish()
-                raise
+        pool = TransferPool(policy.transfer_budget, concurrency)
+        self.last_pool = pool
+        try:
+            with sharing(connections, pool):
+                for wave in waves:
+                    if state["stop"] is not None:
+                        for index in wave:
+                            host = connections[index].original_host
+                            record(index, HostSkipped(host, state["stop"]))
+                        continue
+                    tasks = [asyncio.ensure_future(one(i, connections[i])) for i in wave]
+                    try:
+                        await asyncio.gather(*tasks)
+                    except asyncio.CancelledError:
+                        await self._interrupt(tasks, connections, outcomes, started_hosts)
+                        publish()
+                        raise
+        finally:
+            await pool.aclose()
         publish()
         if result.failed or result.skipped:
             raise GroupException(result)
