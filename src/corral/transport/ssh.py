@@ -20,6 +20,7 @@ import asyncssh
 from ..config.secret import reveal
 from ..errors import ConnectionLost, HandshakeError, KeyFileError
 from ..result import ExitStatus
+from .coalesce import CoalescingConnector
 from .error_map import connect_errors, lost
 from .hostkeys import HostKeyVerifier
 from .target import ConnectTarget
@@ -178,6 +179,8 @@ class SSHTransport:
             options["tunnel"] = tunnel._conn
         elif target.proxy_command:
             options["proxy_command"] = target.proxy_command
+        else:  # a direct TCP connection whose packets of one loop turn go out together
+            options["tunnel"] = CoalescingConnector()
         options.update(target.extra)
         with connect_errors(
             target.label,
