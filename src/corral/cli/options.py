@@ -168,6 +168,8 @@ def core_params() -> list[click.Parameter]:
                help="Run the command after -- on this machine (without it, -- needs -H)."),
         option("-A", "--forward-agent", section=hosts, is_flag=True, default=False,
                help="Forward the local SSH agent to the hosts."),
+        option("--persistent-session", section=hosts, is_flag=True, default=False,
+               help="Run each host's commands in one long-lived shell, not a channel each."),
         option("--prompt-for-login-password", section=hosts, is_flag=True, default=False,
                help="Ask for the SSH login password once, before running."),
         option("--prompt-for-passphrase", section=hosts, is_flag=True, default=False,

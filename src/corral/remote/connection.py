@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -35,8 +36,9 @@ from ..runner.dry import dry_result, dry_transfer, is_dry
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.output import OutputRoute, apply_route
-from ..runner.process import run_process
+from ..runner.process import Process, run_process
 from ..runner.shaping import Shaping
+from ..runner.stdin import terminal_input
 from ..runner.sudo import SudoGuard, prepare_sudo
 from ..transport.sftp import SFTPSession
 from ..transport.ssh import SSHTransport
@@ -44,11 +46,16 @@ from . import forward, rsync, transfer
 from .facts import Facts, gather_facts
 from .link import Link
 from .process import RemoteProcess
+from .session import PersistentSession, SessionUnavailable
 from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 
 #: Options of helper commands (hashes, mktemp, the sudo install script, validate): not the
 #: caller's run.* settings, whose pty, env or shell would change what they print.
 _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
+#: What a connection keeps instead of a session when the host's shell cannot run one.
+_NO_SESSION = object()
+
+log = logging.getLogger("corral.remote")
 
 
 class Connection(Link, Shaping):
@@ -163,7 +170,19 @@ class Connection(Link, Shaping):
                 return await self._run(script, _HELPER, cleanup=True)
             return await self._sudo(script, _HELPER, None, guard.password, cleanup=True)
 
-        async def start(transport: SSHTransport) -> RemoteProcess:
+        async def stop(script: str) -> Result:
+            # Stop a command of the persistent session from a second channel (the same way)
+            if guard is None:
+                return await self._run(script, _HELPER, cleanup=True)
+            return await self._sudo(script, _HELPER, None, guard.password, cleanup=True)
+
+        in_session = self._fits_session(options, ssh_env, guard, cleanup)
+
+        async def start(transport: SSHTransport) -> Process:
+            if in_session:
+                session = await self._session(transport)
+                if session is not None:
+                    return session.run(wire, stop)
             process = await transport.start_process(wire, pty=options.pty, env=ssh_env)
             return RemoteProcess(process, kill)
 
@@ -191,6 +210,53 @@ class Connection(Link, Shaping):
                 stdout=exc.stdout,
                 stderr=exc.stderr,
             ) from exc
+
+    def _fits_session(
+        self,
+        options: RunOptions,
+        ssh_env: Mapping[str, str] | None,
+        guard: SudoGuard | None,
+        cleanup: bool,
+    ) -> bool:
+        """True when the command can run in the persistent session: it is on, and the
+        command needs no stdin (no in_stream, terminal, watchers or sudo password), no pty
+        and no SSH env request; cleanup after an interrupt always takes its own channel."""
+        return (
+            self.persistent_session
+            and not cleanup
+            and not options.pty
+            and not options.watchers
+            and not ssh_env
+            and (guard is None or guard.password is None)
+            and (options.in_stream is False or (options.in_stream is None and not terminal_input()))
+        )
+
+    async def _session(self, transport: SSHTransport) -> PersistentSession | None:
+        """Return the connection's idle persistent session (started on first use), or None
+        when it is busy or the host's shell cannot run one (then commands take channels)."""
+        extras = transport.extras
+        session = extras.get("session")
+        if session is _NO_SESSION:
+            return None
+        if isinstance(session, PersistentSession) and not session.is_closed:
+            return None if session.is_busy else session
+        lock = extras.setdefault("session_lock", asyncio.Lock())
+        async with lock:
+            session = extras.get("session")
+            if isinstance(session, PersistentSession) and not session.is_closed:
+                return None if session.is_busy else session
+            if session is _NO_SESSION:
+                return None
+            try:
+                session = await PersistentSession.start(transport)
+            except SessionUnavailable as exc:
+                log.info(
+                    "%s: no persistent session (%s); a channel per command", self.original_host, exc
+                )
+                extras["session"] = _NO_SESSION
+                return None
+            extras["session"] = session
+            return session
 
     @contextlib.contextmanager
     def _in_flight(self, what: str, cleanup: bool = False) -> Iterator[None]:

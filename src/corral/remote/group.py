@@ -76,6 +76,7 @@ class ConnectionKwargs(TypedDict, total=False):
     connect_timeout: float | None
     connect_kwargs: Mapping[str, Any] | None
     inline_ssh_env: bool | None
+    persistent_session: bool | None
 
 
 class GroupOptions(GroupKwargs, ConnectionKwargs, total=False):

@@ -51,6 +51,7 @@ class Link:
         *,
         hostname: str | None = None,
         host_vars: Mapping[str, Any] | None = None,
+        persistent_session: bool | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         if gateway is None and isinstance(self.config.get("gateway"), Link):
@@ -83,6 +84,12 @@ class Link:
         self.connect_timeout = settings.connect_timeout
         self.connect_kwargs: dict[str, Any] = dict(settings.connect_kwargs)
         self.inline_ssh_env = settings.inline_ssh_env
+        #: Run commands in one long-lived shell on the connection, not a channel each.
+        self.persistent_session = bool(
+            persistent_session
+            if persistent_session is not None
+            else self.config.get("persistent_session", False)
+        )
         #: How the host is reached: directly (None), through a Connection, or a ProxyCommand.
         self.gateway: Link | str | None = through or settings.proxy_command
         if settings.proxy_jump:

@@ -41,6 +41,7 @@ class Connection(Runner, core=AsyncConnection):
         *,
         hostname: str | None = None,
         host_vars: Mapping[str, Any] | None = None,
+        persistent_session: bool | None = None,
     ) -> None:
         self._adopt(
             AsyncConnection(
@@ -55,6 +56,7 @@ class Connection(Runner, core=AsyncConnection):
                 inline_ssh_env=inline_ssh_env,
                 hostname=hostname,
                 host_vars=host_vars,
+                persistent_session=persistent_session,
             )
         )
 
@@ -108,6 +110,11 @@ class Connection(Runner, core=AsyncConnection):
     def inline_ssh_env(self) -> bool:
         """Whether env values are exported in the command text (else sent as SSH env)."""
         return self._async.inline_ssh_env
+
+    @property
+    def persistent_session(self) -> bool:
+        """Whether commands run in one long-lived shell on the connection (not a channel each)."""
+        return self._async.persistent_session
 
     @property
     def output_route(self) -> OutputRoute | None:
