@@ -13,7 +13,10 @@ accident.
 Signals: the helper traps INT, TERM and HUP (and survives them), so a signal request on the
 channel, which sshd delivers to the session's process group, stops the running command and not
 the session; KILL, and signals sshd refuses to deliver, go to the helper's descendants from a
-second channel (`stop_script`).
+second channel (`stop_script`). A session whose command needed that is retired once the
+command ended (the next command starts a new one): a stop script still walking /proc when the
+command ends could otherwise reach the subshell the helper forks for the next command, whose
+death would print an end of output nobody asked for.
 """
 
 from __future__ import annotations
@@ -71,16 +74,21 @@ class SessionUnavailable(Exception):
 
 
 def stop_script(helper_pid: int, signal: str) -> str:
-    """Return shell text that sends `signal` to every descendant of the helper (not to it)."""
+    """Return shell text that sends `signal` to every descendant of the helper (not to it).
+
+    One walk of /proc finds (and signals at once) the processes of the helper's session,
+    which is where a command's processes are unless one started a session of its own (sudo
+    with use_pty does); those are found by their parent, which takes one more walk.
+    """
     if not re.fullmatch(r"[A-Z0-9]+", signal):
         raise ValueError(f"bad signal name: {signal!r}")
     return (
         f"h={int(helper_pid)}; p=' {int(helper_pid)} '; c=1; "
         'while [ "$c" = 1 ]; do c=0; for d in /proc/[0-9]*; do q=${d#/proc/}; '
         'case $p in *" $q "*) continue;; esac; '
-        'read -r t < "$d/stat" 2>/dev/null || continue; t=${t##*) }; set -- $t; '
-        'case $p in *" $2 "*) p="$p$q "; c=1;; esac; done; done; '
-        f'for q in $p; do [ "$q" = "$h" ] || kill -s {signal} "$q" 2>/dev/null; done; true'
+        '{ read -r t <"$d/stat"; } 2>/dev/null || continue; t=${t##*) }; set -- $t; '
+        'case $p in *" $2 "*) ;; *) [ "$4" = "$h" ] || continue;; esac; '
+        f'p="$p$q "; c=1; kill -s {signal} "$q" 2>/dev/null; done; done; true'
     )
 
 
@@ -168,6 +176,8 @@ class SessionProcess:
                 self._on_output(stream, output)
         if self._out.done and self._err.done and not self._done.done():
             self._done.set_result(ExitStatus(self._out.status or 0))
+            if self._session.retiring:
+                self._session.close()
 
     def end(self, outcome: ExitStatus | BaseException) -> None:
         """The channel ended before the helper printed this command's end."""
@@ -211,11 +221,17 @@ class SessionProcess:
     async def _fallback(self, name: str) -> None:
         if name != "KILL":
             await asyncio.wait({self._done}, timeout=SIGNAL_FALLBACK_DELAY)
-        if self._done.done() or self._session.is_closed:
+        if self._done.done() or self._session.is_ended:
             return
-        with contextlib.suppress(Exception):
+        self._session.retire()
+        log.debug("signalling the session's command (%s) from another channel", name)
+        try:
             script = stop_script(self._session.pid, name)
             await asyncio.wait_for(self._stop(script), SIGNAL_FALLBACK_TIMEOUT)
+        except Exception as exc:  # the command's own stop goes on: TERM, KILL, then close
+            log.debug("could not signal the session's command (%s): %r", name, exc)
+        else:
+            log.debug("signalled the session's command (%s) from another channel", name)
 
     def close(self) -> None:
         """Give up on the command: close the whole session (the next command starts another)."""
@@ -249,6 +265,8 @@ class PersistentSession:
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._banner = {"stdout": b"", "stderr": b""}
         self._closed = False
+        #: True once a command had to be stopped from another channel: closed when it ends.
+        self.retiring = False
 
     @classmethod
     async def start(cls, transport: SSHTransport) -> PersistentSession:
@@ -286,7 +304,12 @@ class PersistentSession:
 
     @property
     def is_closed(self) -> bool:
-        """True once the session can run nothing more."""
+        """True once the session takes no more commands (ended, or retiring)."""
+        return self.retiring or self.is_ended
+
+    @property
+    def is_ended(self) -> bool:
+        """True once the helper's channel is closed."""
         return self._closed or self._process.is_done or self._process.transport.is_closed
 
     def run(self, text: str, stop: Runner) -> SessionProcess:
@@ -302,6 +325,12 @@ class PersistentSession:
     def signal(self, name: str) -> None:
         """Send a signal request on the channel (sshd signals the session's process group)."""
         self._process.send_signal(name)
+
+    def retire(self) -> None:
+        """Run nothing more here: close now if idle, else once the running command ended."""
+        self.retiring = True
+        if not self.is_busy:
+            self.close()
 
     def close(self) -> None:
         """Close the channel: the helper and whatever it runs end."""
