@@ -170,6 +170,12 @@ def core_params() -> list[click.Parameter]:
                help="Forward the local SSH agent to the hosts."),
         option("--persistent-session", section=hosts, is_flag=True, default=False,
                help="Run each host's commands in one long-lived shell, not a channel each."),
+        option("--broker", section=hosts, is_flag=True, default=False,
+               help="Run through your broker, which keeps SSH connections open between "
+                    "invocations (or CORRAL_BROKER=1; for a command after -- only)."),
+        option("--broker-persist", section=hosts, type=click.FloatRange(min=0, min_open=True),
+               metavar="SECONDS",
+               help="How long the broker keeps an idle connection open (default 60)."),
         option("--prompt-for-login-password", section=hosts, is_flag=True, default=False,
                help="Ask for the SSH login password once, before running."),
         option("--prompt-for-passphrase", section=hosts, is_flag=True, default=False,
