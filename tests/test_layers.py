@@ -44,6 +44,11 @@ ALLOWED: dict[str, set[str]] = {
     # process (parking the connections remote/ closes); its client side is the standard
     # library only (test_the_broker_client_needs_nothing_but_the_standard_library)
     "broker": {"cli", "sync", "remote"},
+    # patchwork's helpers use only the context they are given (c.run, c.sudo, c.rsync)
+    "patchwork": set(),
+    # Fabric compatibility: the stand-ins name corral's modules (imported by name, at a
+    # fabfile's import), the doctor reads the connect_kwargs corral takes
+    "compat": {"transport"},
 }
 # asyncssh is the transport's alone; the test kit's embedded SSH server is quarantined
 ASYNCSSH_IMPORTERS = {"transport", "testing.fleet.embedded"}

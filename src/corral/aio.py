@@ -9,12 +9,15 @@ from .errors import (
     ConnectError,
     ConnectionLost,
     CorralError,
+    Exit,
     Failure,
     GroupException,
     HostKeyError,
     InventoryError,
+    ParseError,
     SelectionError,
     UnexpectedExit,
+    UnsupportedError,
 )
 from .inventory import inventory_hook
 from .remote.connection import Connection
@@ -22,7 +25,7 @@ from .remote.facts import Facts
 from .remote.group import Group, SerialGroup, ThreadingGroup
 from .remote.inventory import Inventory
 from .result import GroupResult, Result
-from .runner.context import Context
+from .runner.context import Context, run, sudo
 from .runner.watchers import FailingResponder, Responder, StreamWatcher
 from .tasks import Call, Collection, Task, call, task
 
@@ -39,6 +42,7 @@ __all__ = [
     "ConnectionLost",
     "Context",
     "CorralError",
+    "Exit",
     "Facts",
     "FailingResponder",
     "Failure",
@@ -48,6 +52,7 @@ __all__ = [
     "HostKeyError",
     "Inventory",
     "InventoryError",
+    "ParseError",
     "Responder",
     "Result",
     "Secret",
@@ -57,7 +62,10 @@ __all__ = [
     "Task",
     "ThreadingGroup",
     "UnexpectedExit",
+    "UnsupportedError",
     "call",
     "inventory_hook",
+    "run",
+    "sudo",
     "task",
 ]

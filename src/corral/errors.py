@@ -7,7 +7,11 @@ CorralError                            .exit_code (corral's exit status), .show(
 ├── CollectionNotFound                 no corralfile: says where it looked
 ├── CorralfileError                    the corralfile raised while imported: names the line
 ├── UsageError                         the command line cannot be run as given (exit 2)
-├── ResponseNotAccepted                a FailingResponder saw its failure sentinel
+│   └── ParseError                     Invoke's name: a task refused its arguments (exit 1)
+├── Exit                               a task ended the run on purpose: .code, .message
+├── UnsupportedError                   a Fabric/paramiko feature corral lacks: says what instead
+├── WatcherError                       a watcher (Responder) stopped a command
+│   └── ResponseNotAccepted            a FailingResponder saw its failure sentinel
 ├── InventoryError                     a bad inventory: names the source (file:line) and the entry
 │   ├── DynamicInventoryError          an inventory script or hook failed, hung or printed garbage
 │   └── SelectionError                 a pattern names nothing or selects no host (closest names)
@@ -32,7 +36,10 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   │   └── CommandTimedOut(TimeoutError)
 │   ├── TransferError                  .local, .remote: put/get failed, the target left as it was
 │   │   ├── TemplateError(ConfigError) a template could not be rendered (names the variable)
-│   │   └── ValidationError            .result: the validate command rejected the new file
+│   │   ├── ValidationError            .result: the validate command rejected the new file
+│   │   └── LocalFileNotFoundError(FileNotFoundError)   put: the local file does not exist
+│   ├── SFTPError(OSError)             a request of c.sftp() failed: .errno, .filename
+│   │   └── SFTPFileNotFoundError(FileNotFoundError)    the remote path does not exist
 │   ├── RsyncError                     .result: rsync exited with a non-zero status
 │   │   └── RsyncTimedOut(TimeoutError)
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
@@ -50,6 +57,8 @@ run, else 1) and `show()` prints the one line the command prints.
 
 from __future__ import annotations
 
+import errno
+import os
 import shlex
 import sys
 from typing import IO, TYPE_CHECKING
@@ -63,6 +72,8 @@ if TYPE_CHECKING:
 INTERRUPTED_STATUS = 130
 #: Exit status of a command line that cannot be run as given (click's UsageError).
 USAGE_STATUS = 2
+#: Lines of per-host detail a GroupException shows when it ends the `corral` command.
+SHOWN_HOST_LINES = 20
 
 
 class CorralError(Exception):
@@ -102,7 +113,45 @@ class UsageError(CorralError):
     exit_code = USAGE_STATUS
 
 
-class ResponseNotAccepted(CorralError):
+class ParseError(UsageError):
+    """A task's arguments cannot be used (Invoke's name); ends the command with status 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, context: object = None) -> None:
+        super().__init__(message)
+        #: What was being parsed (Invoke passes its parser context), if given.
+        self.context = context
+
+
+class Exit(CorralError):
+    """Raised by a task to end the run with `code`, saying `message` if given (Invoke's Exit).
+
+    As in Invoke, the code is 0 without a message and 1 with one, unless given.
+    """
+
+    def __init__(self, message: str | None = None, code: int | None = None) -> None:
+        super().__init__(message or "")
+        self.message = message
+        self.code = code if code is not None else (0 if message is None else 1)
+        self.exit_code = self.code
+
+    def show(self, file: IO[str] | None = None) -> None:
+        """Print the message as given (nothing without one), as Invoke does."""
+        if self.message:
+            print(self.message, file=file if file is not None else sys.stderr)
+
+
+class UnsupportedError(CorralError):
+    """A Fabric, Invoke or paramiko feature corral does not have; the message says what to use
+    instead (e.g. `Connection.client`: corral is not paramiko)."""
+
+
+class WatcherError(CorralError):
+    """A watcher (a Responder) stopped the command it watched (Invoke's name)."""
+
+
+class ResponseNotAccepted(WatcherError):
     """A FailingResponder saw its failure sentinel after answering."""
 
 
@@ -348,6 +397,37 @@ class ValidationError(TransferError):
         self.result = result
 
 
+class LocalFileNotFoundError(TransferError, FileNotFoundError):
+    """put: the local file does not exist (also a FileNotFoundError, as in Fabric)."""
+
+    def __init__(self, host: str, reason: str, *, local: str, remote: str) -> None:
+        super().__init__(host, reason, local=local, remote=remote)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = local
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # corral's message, not OSError's "[Errno 2] ..."
+
+
+class SFTPError(HostError, OSError):
+    """A request made through `Connection.sftp()` failed; `errno` and `filename` (the remote
+    path) say what and where, as paramiko's IOError does."""
+
+    def __init__(self, host: str, message: str, *, path: str, code: int | None) -> None:
+        super().__init__(host, message)
+        self.errno = code
+        self.strerror = os.strerror(code) if code else None
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SFTPFileNotFoundError(SFTPError, FileNotFoundError):
+    """The remote path of an SFTP request does not exist."""
+
+
 class RsyncError(HostError):
     """rsync exited with a non-zero status; `result` holds its command and output."""
 
@@ -413,6 +493,20 @@ class GroupException(CorralError):
         }
         common = statuses.pop() if len(statuses) == 1 else None
         self.exit_code = common if common is not None else 1
+        #: True once a report of the whole result was shown (the `corral` command's -P
+        #: report): the error then ends the command with its first line only.
+        self.reported = False
+
+    def format_message(self) -> str:
+        """Return the summary with each failed and skipped host (at most 20 lines of them):
+        raised inside a task, it is all the user sees of which hosts failed and why."""
+        if self.reported:
+            return super().format_message()
+        lines = str(self).strip().splitlines()
+        if len(lines) <= SHOWN_HOST_LINES + 1:
+            return "\n".join(lines)
+        hidden = len(lines) - 1 - SHOWN_HOST_LINES
+        return "\n".join([*lines[: SHOWN_HOST_LINES + 1], f"  ... and {hidden} more lines"])
 
 
 class JournalError(CorralError):
@@ -433,6 +527,7 @@ __all__ = [
     "CorralError",
     "CorralfileError",
     "DynamicInventoryError",
+    "Exit",
     "FactsError",
     "Failure",
     "ForwardError",
@@ -448,15 +543,21 @@ __all__ = [
     "InventoryError",
     "JournalError",
     "KeyFileError",
+    "LocalFileNotFoundError",
+    "ParseError",
     "ResponseNotAccepted",
     "RevokedHostKey",
     "RsyncError",
     "RsyncTimedOut",
+    "SFTPError",
+    "SFTPFileNotFoundError",
     "SelectionError",
     "TemplateError",
     "TransferError",
     "UnexpectedExit",
     "UnknownHostKey",
+    "UnsupportedError",
     "UsageError",
     "ValidationError",
+    "WatcherError",
 ]

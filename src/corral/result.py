@@ -21,16 +21,17 @@ class ExitStatus:
     signal: str | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Result:
     """The outcome of one command: its output, exit status and where it ran.
 
     Output is kept as the bytes the command wrote; `stdout`/`stderr` decode them with
-    `encoding`, replacing undecodable bytes, so odd output never raises.
+    `encoding`, replacing undecodable bytes, so odd output never raises. Made by hand (tests,
+    mocks) it takes Invoke's keywords too: `Result(stdout="hi\n", exited=1)`.
     """
 
-    command: str
-    exited: int
+    command: str = ""
+    exited: int = 0
     host: str = "local"
     stdout_bytes: bytes = b""
     stderr_bytes: bytes = b""
@@ -46,6 +47,52 @@ class Result:
     #: True when only the tail of a stream was kept (output also went to a caller's stream).
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+
+    def __init__(
+        self,
+        command: str = "",
+        exited: int = 0,
+        host: str = "local",
+        stdout_bytes: bytes = b"",
+        stderr_bytes: bytes = b"",
+        encoding: str | None = "utf-8",
+        connection: Any = None,
+        hide: tuple[Stream, ...] = (),
+        pty: bool = False,
+        env: dict[str, Any] | None = None,
+        signal: str | None = None,
+        duration: float = 0.0,
+        stdout_truncated: bool = False,
+        stderr_truncated: bool = False,
+        *,
+        stdout: str | None = None,
+        stderr: str | None = None,
+        shell: str | None = None,
+    ) -> None:
+        encoding = encoding or "utf-8"
+        if stdout is not None:
+            stdout_bytes = stdout.encode(encoding, "surrogateescape")
+        if stderr is not None:
+            stderr_bytes = stderr.encode(encoding, "surrogateescape")
+        values = {
+            "command": command,
+            "exited": exited,
+            "host": host,
+            "stdout_bytes": stdout_bytes,
+            "stderr_bytes": stderr_bytes,
+            "encoding": encoding,
+            "connection": connection,
+            "hide": tuple(hide),
+            "pty": pty,
+            "env": {} if env is None else env,
+            "signal": signal,
+            "duration": duration,
+            "stdout_truncated": stdout_truncated,
+            "stderr_truncated": stderr_truncated,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        del shell  # Invoke's Result records the local shell; corral's does not
 
     @cached_property
     def stdout(self) -> str:

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -297,3 +298,52 @@ def test_look_for_keys_false_never_reads_default_key_files(
             strict.run("true")
     finally:
         default_key.unlink()
+
+
+def _list_agent_keys() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "corral.cli.main", "--list-agent-keys"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_list_agent_keys_lists_them_as_ssh_add_does(agent: Agent, tmp_path: Path) -> None:
+    rsa = tmp_path / "id_rsa"
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "rsa",
+            "-b",
+            "2048",
+            "-N",
+            "",
+            "-C",
+            "second key",
+            "-f",
+            str(rsa),
+        ],
+        check=True,
+    )
+    agent.add(rsa)
+    listed = _list_agent_keys()
+    ssh_add = subprocess.run(["ssh-add", "-l"], capture_output=True, text=True, check=True)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == ssh_add.stdout
+    assert len(listed.stdout.splitlines()) == 2
+
+
+def test_list_agent_keys_of_an_empty_agent_or_none(
+    empty_agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = _list_agent_keys()
+    assert (empty.returncode, empty.stdout) == (0, "")
+    assert "holds no keys" in empty.stderr
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    none = _list_agent_keys()
+    assert none.returncode == 1
+    assert "SSH_AUTH_SOCK is not set" in none.stderr

@@ -76,7 +76,7 @@ def test_group_get_keeps_bytes_in_flight_within_the_budget(
     try:
         with Group(*(h.alias for h in fleet.hosts), config=config, transfer_budget=128 * KIB) as g:
             got = g.get(name, str(tmp_path / "{host}" / name))
-            pool = g._async.last_pool
+            pool = g._last.last_pool if g._last is not None else None
         assert len(got) == len(fleet.hosts)
         assert pool is not None and 0 < pool.budget.peak <= pool.budget.limit == 112 * KIB
         for host in fleet.hosts:

@@ -11,6 +11,7 @@ import corral
 import corral.aio
 from corral import GroupResult, Result
 from corral.result import RsyncResult, TransferResult
+from corral.runners import Promise
 
 if sys.version_info >= (3, 11):
     from typing import assert_type
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
         assert_type(g.put("a", "/tmp/a", only_changed=True, concurrency=8), GroupResult)
         assert_type(g.get("/var/log/x", "logs/{host}/", host_timeout=30), GroupResult)
         corral.Group("a", "b", concurrency=10, user="deploy", connect_timeout=3)
+        # Invoke's asynchronous= and disown=, and its module-level run and sudo
+        assert_type(c.run("sleep 1", asynchronous=True), Promise)
+        assert_type(c.run("sleep 1", asynchronous=True).join(), Result)
+        assert_type(c.sudo("true", disown=True), None)
+        assert_type(c.local("make", asynchronous=True), Promise)
+        assert_type(corral.run("true", hide=True), Result)
+        assert_type(corral.sudo("true", password="x"), Result)
 
     async def aio_calls(c: corral.aio.Connection, g: corral.aio.Group) -> None:
         assert_type(await c.run("true", hide=True, warn=True, timeout=5), Result)
@@ -48,4 +56,4 @@ if TYPE_CHECKING:
     def wrong_options(c: corral.Connection) -> None:
         c.put("a", "/tmp/a", recursiv=True)  # type: ignore[call-arg]
         c.rsync("a", "b", delet=True)  # type: ignore[call-arg]
-        c.run("true", hide=3.5)  # type: ignore[arg-type]
+        c.run("true", hide=3.5)  # type: ignore[call-overload]

@@ -67,10 +67,30 @@ def test_each_kind_of_error_has_its_exit_status(error: CorralError, code: int) -
     assert error.exit_code == code
 
 
-def test_show_prints_one_line_naming_corral() -> None:
+def test_a_group_exception_shows_which_hosts_failed_and_why() -> None:
     out = io.StringIO()
     GroupException(GroupResult({"a": _exit(4, "a")}, duration=1.0)).show(out)
+    assert out.getvalue() == (
+        "corral: 1 hosts: 0 ok, 1 failed, 0 skipped in 1.0 s\n"
+        "failed:\n"
+        "  a: command 'deploy' exited with status 4\n"
+    )
+
+
+def test_a_reported_group_exception_shows_one_line() -> None:
+    out = io.StringIO()
+    error = GroupException(GroupResult({"a": _exit(4, "a")}, duration=1.0))
+    error.reported = True  # the -P report named every host already
+    error.show(out)
     assert out.getvalue() == "corral: 1 hosts: 0 ok, 1 failed, 0 skipped in 1.0 s\n"
+
+
+def test_a_group_exception_of_many_failed_hosts_shows_twenty_of_them() -> None:
+    result = GroupResult({f"h{i:02d}": _exit(1, f"h{i:02d}") for i in range(30)}, duration=1.0)
+    out = io.StringIO()
+    GroupException(result).show(out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 22 and lines[-1] == "  ... and 11 more lines"
 
 
 def test_show_adds_a_failed_commands_output_tail_only_when_it_was_hidden() -> None:

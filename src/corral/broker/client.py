@@ -45,7 +45,7 @@ VALUED = {
     "-T", "--command-timeout", "--hide", "--concurrency", "--batch-size", "--max-failures",
     "--host-timeout", "--connect-retries", "--output", "-f", "--config", "--set", "-r",
     "--search-root", "-c", "--collection", "--list-format", "--demo-hosts",
-    "--broker-persist",
+    "--broker-persist", "--host-key-policy", "-F", "-D", "--list-depth",
 }  # fmt: skip
 #: Flags the broker runs with (the rest, such as --prompt-for-*, --debug or --local, and
 #: --help, --list or --version, are the invocation's own business).

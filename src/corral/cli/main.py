@@ -12,20 +12,34 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import click
+from click.shell_completion import ShellComplete
 
-from ..errors import USAGE_STATUS, CorralError
+from ..compat.doctor import examine, render
+from ..config import Config
+from ..errors import USAGE_STATUS, CorralError, UsageError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
+from ..sync.portal import portal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
 from ..tasks.task import Call
+from ..transport.agent import agent_keys
 from . import loading
+from .arguments import Argument, Arguments, ParserContext, ParseResult
 from .completion import COMPLETE_VAR
+from .late import apply_late
 from .listing import ListFormat, flat_rows, namespace, render_list, write_rows
 from .loading import Loaded
-from .options import check_where_it_runs, core_params, group_limits, host_list, write_sections
+from .options import (
+    CoreOption,
+    check_where_it_runs,
+    core_params,
+    group_limits,
+    host_list,
+    write_sections,
+)
 from .run import run_calls, running_where
 from .settings import build_config
 from .signals import interrupt_status, interrupt_words, stop_on_signals
@@ -36,13 +50,40 @@ _TASK_ARGS = "corral.task_args"
 _EXECUTOR = "corral.executor"
 
 
-class CorralGroup(click.Group):
-    """The `corral` command: core options, then chained tasks from the corralfile."""
+class ProgramHooks(Protocol):
+    """What the command asks of a program built on corral (see cli/program.py)."""
 
-    def __init__(self) -> None:
+    namespace: Collection | None
+    executor_class: type[Executor]
+    config_class: type[Config]
+    config: Config
+    args: Arguments
+    core: ParseResult | None
+    collection: Collection | None
+
+    @property
+    def binary(self) -> str: ...
+
+    def core_args(self) -> list[Argument]: ...
+
+    def update_config(self, merge: bool = True) -> None: ...
+
+    def print_version(self) -> None: ...
+
+
+class CorralGroup(click.Group):
+    """The `corral` command: core options, then chained tasks from the corralfile (or, for a
+    program built on corral, from its own collection)."""
+
+    def __init__(self, program: ProgramHooks | None = None) -> None:
+        self.program = program
+        self.extras = program.core_args() if program is not None else []
+        params = core_params()
+        taken = {opt for param in params for opt in (*param.opts, *param.secondary_opts)}
+        params += [extra_option(a) for a in self.extras if not set(flags_of(a)) & taken]
         super().__init__(
-            name="corral",
-            params=core_params(),
+            name=program.binary if program is not None else "corral",
+            params=params,
             chain=True,
             invoke_without_command=True,
             no_args_is_help=False,
@@ -52,6 +93,11 @@ class CorralGroup(click.Group):
             help="Run tasks from corralfile.py on hosts over SSH (or locally), "
             "or an ad-hoc command after --.",
         )
+
+    @property
+    def namespace(self) -> Collection | None:
+        """A program's own collection (no corralfile is looked for), else None."""
+        return self.program.namespace if self.program is not None else None
 
     # ------------------------------------------------------------------ parsing
 
@@ -127,12 +173,45 @@ class CorralGroup(click.Group):
         click.echo(command.get_help(sub))
         return 0
 
-    def _show_list(self, ctx: click.Context, name: str, fmt: ListFormat) -> int:
+    def _show_list(
+        self, ctx: click.Context, name: str, fmt: ListFormat, depth: int | None = None
+    ) -> int:
         loaded = loading.required(ctx)
         assert loaded is not None
-        source = str(loaded.path) if fmt != "json" else None
-        click.echo(render_list(namespace(loaded.collection, name), fmt, source))
+        source = str(loaded.path) if fmt != "json" and loaded.path is not None else None
+        click.echo(render_list(namespace(loaded.collection, name), fmt, source, depth))
         return 0
+
+    def _doctor(self, ctx: click.Context) -> int:
+        if self.namespace is not None:
+            raise UsageError("--doctor reads a corralfile or fabfile; this program has its own")
+        path = loading.find(ctx.params)
+        findings, notes = examine(path)
+        click.echo(render(path, findings, notes))
+        return 1 if any(f.status == "unsupported" for f in findings) else 0
+
+    def _complete(self, ctx: click.Context, words: list[str]) -> int:
+        """Print the completions of a command line (Invoke's --complete): its first word is
+        the program, its last the word being completed."""
+        words = words[1:]
+        incomplete = words.pop() if words else ""
+        completer = ShellComplete(self, {}, ctx.info_name or "corral", COMPLETE_VAR)
+        for item in completer.get_completions(words, incomplete):
+            click.echo(item.value)
+        return 0
+
+    def _info(self, ctx: click.Context) -> int | None:
+        """Answer an option that shows something and exits (help, list, doctor), if given."""
+        params = ctx.params
+        if params["help_task"] is not None:
+            return self._show_help(ctx, params["help_task"])
+        if params["list_namespace"] is not None:
+            return self._show_list(
+                ctx, params["list_namespace"], params["list_format"], params["list_depth"]
+            )
+        if params["doctor"]:
+            return self._doctor(ctx)
+        return None
 
     # ------------------------------------------------------------------ running
 
@@ -164,16 +243,26 @@ class CorralGroup(click.Group):
             from ..testing.demo import run_demo  # the test kit, only when asked for
 
             return run_demo(hosts=params["demo_hosts"], embedded=params["demo_embedded"])
-        if params["help_task"] is not None:
-            return self._show_help(ctx, params["help_task"])
-        if params["list_namespace"] is not None:
-            return self._show_list(ctx, params["list_namespace"], params["list_format"])
         remainder: list[str] | None = ctx.meta.get(_REMAINDER)
+        if params["complete"]:
+            return self._complete(ctx, remainder or [])
+        if params["list_agent_keys"]:
+            return _list_agent_keys()
+        shown = self._info(ctx)
+        if shown is not None:
+            return shown
         if remainder is not None and not remainder:
             raise click.UsageError("nothing after --; give a command: corral -H HOST -- uname -a")
+        task_args: list[str] = ctx.meta.get(_TASK_ARGS, [])
+        late: list[str] = []
+        calls = parse_calls(self, ctx, task_args, late)
+        if late:  # core options after a task name: `corral deploy --dry`
+            apply_late(self, ctx, late)
+            shown = self._info(ctx)
+            if shown is not None:
+                return shown
         hosts = host_list(params["hosts"])
         check_where_it_runs(hosts, remainder, local=params["local"])
-        calls = parse_calls(self, ctx, ctx.meta.get(_TASK_ARGS, []))
         loaded = loading.required(ctx, strict=bool(calls))
         if not calls and remainder is None:
             if loaded is not None and loaded.collection.default is not None:
@@ -182,13 +271,23 @@ class CorralGroup(click.Group):
                 click.echo(self.get_help(ctx))
                 return USAGE_STATUS
         collection = loaded.collection if loaded is not None else Collection()
-        config = build_config(params, loaded)
+        program = self.program
+        config = build_config(
+            params, loaded, program.config_class if program is not None else Config
+        )
+        core = core_parse(self, ctx, remainder, task_args)
+        if program is not None:  # the program's hook sees (and may change) the config
+            program.config, program.core, program.collection = config, core, collection
+            program.args = core[0].args
+            program.update_config()
+            config = program.config
         if remainder:
             calls.append(remainder_call(" ".join(remainder)))
         limits = group_limits(params)
         if limits is not None and params["output"] == "json":
             config.merge({"run": {"hide": True}})  # stdout carries the JSON lines only
-        with Executor(collection, config, hosts, group=limits) as executor:
+        executor_class = program.executor_class if program is not None else Executor
+        with executor_class(collection, config, hosts, group=limits, core=core) as executor:
             ctx.meta[_EXECUTOR] = executor
             return run_calls(executor, calls, params["output"])
 
@@ -219,6 +318,75 @@ class CorralGroup(click.Group):
         if standalone_mode:
             sys.exit(status)
         return status
+
+
+def _list_agent_keys() -> int:
+    """Print the ssh-agent's keys as `ssh-add -l` does (--list-agent-keys)."""
+    keys = portal.call(agent_keys)
+    for key in keys:
+        click.echo(str(key))
+    if not keys:
+        click.echo("corral: the ssh-agent holds no keys", err=True)
+    return 0
+
+
+def flags_of(argument: Argument) -> list[str]:
+    """Return the command-line flags of a program's Argument: -x, --long-name."""
+    return [f"-{n}" if len(n) == 1 else f"--{n.replace('_', '-')}" for n in argument.names]
+
+
+def extra_option(argument: Argument) -> click.Option:
+    """Return the click option of an Argument a program adds (Program.core_args)."""
+    kwargs: dict[str, Any] = {"help": argument.help, "section": "Program options"}
+    if argument.incrementable:
+        kwargs.update(count=True, default=argument.default or 0)
+    elif argument.kind is bool:
+        kwargs.update(is_flag=True, default=bool(argument.default))
+    elif argument.kind is list:
+        kwargs.update(multiple=True, default=argument.default or ())
+    else:
+        kwargs.update(type=argument.kind, default=argument.default)
+        if argument.optional:
+            kwargs.update(is_flag=False, flag_value=True)
+    dest = "extra_" + argument.name.replace("-", "_")
+    return CoreOption([*flags_of(argument), dest], **kwargs)
+
+
+def core_parse(
+    group: CorralGroup, ctx: click.Context, remainder: list[str] | None, unparsed: list[str]
+) -> ParseResult:
+    """Return the command line as Invoke's ParseResult (for Executor.core, Program.args):
+    the core options by their names, -H as Fabric's comma-joined string, the remainder."""
+    arguments = []
+    for param in group.get_params(ctx):
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if param.name.startswith("extra_"):
+            continue
+        names = [opt.lstrip("-") for opt in param.opts]
+        argument = Argument(names=sorted(names, key=len, reverse=True))
+        value = ctx.params.get(param.name)
+        argument.value = ",".join(host_list(value)) if param.name == "hosts" and value else value
+        arguments.append(argument)
+    by_flag = _opts_by_name(group, ctx)
+    for extra in group.extras:  # its own option, or corral's of the same name (-H, -i)
+        found = next((by_flag[f] for f in flags_of(extra) if f in by_flag), None)
+        if found is not None and found.name is not None:
+            value = ctx.params.get(found.name)
+            extra.value = list(value) if isinstance(value, tuple) else value
+        arguments.append(extra)
+    parse = ParseResult([ParserContext(args=arguments)])
+    parse.remainder = " ".join(remainder or [])
+    parse.unparsed = list(unparsed)
+    return parse
+
+
+def _opts_by_name(group: CorralGroup, ctx: click.Context) -> dict[str, click.Parameter]:
+    return {
+        opt: param
+        for param in group.get_params(ctx)
+        for opt in (*param.opts, *getattr(param, "secondary_opts", ()))
+    }
 
 
 def _one_line(exc: click.ClickException) -> str:

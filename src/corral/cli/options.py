@@ -14,6 +14,7 @@ import click
 
 from .. import __version__
 from ..config import parse_set
+from ..config.schema import HOST_KEY_POLICIES
 from ..errors import ConfigError, UsageError
 from .completion import SHELLS, complete_hosts, completion_script
 
@@ -23,6 +24,7 @@ SECTIONS = (
     "Many hosts",
     "Configuration",
     "Corralfile and help",
+    "Program options",
     "Other",
 )
 HIDE_CHOICES = {"out": "out", "err": "err", "both": "both", "none": False}
@@ -88,7 +90,11 @@ def check_where_it_runs(hosts: list[str], remainder: list[str] | None, *, local:
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        click.echo(f"corral {__version__}")
+        program = getattr(ctx.find_root().command, "program", None)
+        if program is not None:
+            program.print_version()
+        else:
+            click.echo(f"corral {__version__}")
         ctx.exit(0)
 
 
@@ -147,7 +153,7 @@ def group_limits(params: dict[str, Any]) -> dict[str, Any] | None:
 
 def core_params() -> list[click.Parameter]:
     """Return the options that come before the first task."""
-    hosts, running, many, config, tasks, other = SECTIONS
+    hosts, running, many, config, tasks, _, other = SECTIONS
 
     def option(*decls: str, section: str, **kwargs: Any) -> click.Parameter:
         return CoreOption(list(decls), section=section, **kwargs)
@@ -180,16 +186,23 @@ def core_params() -> list[click.Parameter]:
                help="Ask for the SSH login password once, before running."),
         option("--prompt-for-passphrase", section=hosts, is_flag=True, default=False,
                help="Ask for the private key passphrase once, before running."),
+        option("--host-key-policy", section=hosts, type=click.Choice(HOST_KEY_POLICIES),
+               help="Unknown hosts: refuse (strict, the default), record (accept-new; a "
+                    "changed key is still refused) or ignore."),
+        option("--list-agent-keys", section=hosts, is_flag=True, default=False,
+               help="List the keys in your ssh-agent and exit."),
         option("-T", "--command-timeout", section=running,
                type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
                help="Stop any command that runs longer than this."),
         option("-e", "--echo", section=running, is_flag=True, default=False,
                help="Print each command before running it."),
+        option("-p", "--pty", section=running, is_flag=True, default=False,
+               help="Run commands with a pseudo-terminal (config run.pty)."),
         option("-w", "--warn-only", section=running, is_flag=True, default=False,
                help="Go on when a command fails, instead of stopping."),
         option("--hide", section=running, type=click.Choice(list(HIDE_CHOICES)),
                help="Hide the commands' output: out, err, both or none."),
-        option("--dry", section=running, is_flag=True, default=False,
+        option("-R", "--dry", section=running, is_flag=True, default=False,
                help="Print the commands that would run; run nothing."),
         option("--prompt-for-sudo-password", section=running, is_flag=True, default=False,
                help="Ask for the sudo password once, before running."),
@@ -224,14 +237,26 @@ def core_params() -> list[click.Parameter]:
         option("-l", "--list", "list_namespace", section=tasks, is_flag=False, flag_value="",
                default=None, metavar="[NAMESPACE]",
                help="List the tasks (of NAMESPACE, if given) and exit."),
-        option("--list-format", section=tasks, type=click.Choice(["flat", "nested", "json"]),
-               default="flat", show_default=True, help="Format of --list."),
+        option("-F", "--list-format", section=tasks,
+               type=click.Choice(["flat", "nested", "json"]), default="flat",
+               show_default=True, help="Format of --list."),
+        option("-D", "--list-depth", section=tasks, type=click.IntRange(min=1), metavar="N",
+               help="List only the first N levels of namespaces."),
+        option("--no-dedupe", section=tasks, is_flag=True, default=False,
+               help="Run a pre- or post-task each time it is asked for (config tasks.dedupe)."),
+        option("--write-pyc", section=tasks, is_flag=True, default=False,
+               help="Let Python write .pyc files for the corralfile (it does not by default)."),
+        option("--doctor", section=tasks, is_flag=True, default=False,
+               help="Read the corralfile or fabfile (without running it), list what it uses "
+                    "that corral does differently, and exit."),
         option("-h", "--help", "help_task", section=tasks, is_flag=False, flag_value="",
                default=None, metavar="[TASK]", help="Show this help, or a task's, and exit."),
         option("-d", "--debug", section=other, is_flag=True, default=False,
                help="Log debug output; show tracebacks."),
         option("-V", "--version", section=other, is_flag=True, expose_value=False,
                is_eager=True, callback=_print_version, help="Show the version and exit."),
+        option("--complete", section=other, is_flag=True, default=False,
+               help="Print completions for the command line after -- (Invoke's), and exit."),
         option("--print-completion-script", section=other, type=click.Choice(SHELLS),
                expose_value=False, is_eager=True, callback=_print_completion,
                help="Print the script that enables shell completion, and exit."),

@@ -47,7 +47,7 @@ def run_calls(executor: Executor, calls: list[Call], output: str) -> int:
     live = executor.group_limits is not None and output == "text" and status.is_terminal
     try:
         for call in plan:
-            hosts = [h for h in executor.hosts_for(call) if h is not None]
+            hosts = [executor.label(h) for h in executor.hosts_for(call) if h is not None]
             try:
                 with contextlib.ExitStack() as stack:
                     if live and hosts:

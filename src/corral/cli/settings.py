@@ -38,7 +38,7 @@ PROMPTS = (
 )
 
 #: Flags that set one config key to True.
-_SWITCHES = {"echo": "run.echo", "warn_only": "run.warn", "dry": "run.dry"}
+_SWITCHES = {"echo": "run.echo", "warn_only": "run.warn", "dry": "run.dry", "pty": "run.pty"}
 #: Options whose value goes to one config key as given.
 _VALUES = {
     "connect_timeout": "timeouts.connect",
@@ -73,20 +73,31 @@ def flag_settings(params: dict[str, Any]) -> dict[str, Any]:
         merge_dicts(flags, _nested("connect_kwargs.key_filename", list(params["identity"])))
     if params["ssh_config"]:
         merge_dicts(flags, {"ssh_config_path": str(params["ssh_config"])})
+    if params["host_key_policy"]:
+        merge_dicts(flags, {"host_key_policy": params["host_key_policy"]})
+    if params["no_dedupe"]:
+        merge_dicts(flags, {"tasks": {"dedupe": False}})
     return flags
 
 
-def build_config(params: dict[str, Any], loaded: Loaded | None) -> Config:
+def build_config(
+    params: dict[str, Any], loaded: Loaded | None, config_class: type[Config] = Config
+) -> Config:
     """Build the Config from every level, the command line's flags and --set on top.
 
-    Secrets asked for with --prompt-for-* are asked once, here: every host's copy has them.
+    With a fabfile, Fabric's config files and FABRIC_* variables are read too (below
+    corral's). Secrets asked for with --prompt-for-* are asked once, here: every host's copy
+    has them.
     """
+    path = loaded.path if loaded is not None else None
     config = load_config(
         collection=loaded.collection.configuration() if loaded is not None else None,
-        project_dir=project_directory(loaded.path) if loaded is not None else None,
+        project_dir=project_directory(path) if path is not None else None,
         runtime_file=params["config"],
         overrides=flag_settings(params),
         sets=params["sets"],
+        config_class=config_class,
+        fabric=loaded is not None and loaded.fabric,
     )
     secrets: dict[str, Any] = {}
     for flag, key, prompt, instead in PROMPTS:

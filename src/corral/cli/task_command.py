@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
@@ -169,13 +169,19 @@ class TaskCommand(click.Command):
         return rest
 
     def split_args(
-        self, args: list[str], is_task: Callable[[str], bool]
+        self,
+        args: list[str],
+        is_task: Callable[[str], bool],
+        core: Mapping[str, click.Option] | None = None,
+        late: list[str] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Split tokens into this task's and the rest (the next task onwards).
 
         Options may come before or after positional arguments (`deploy web -b dev`); once the
         positional arguments are filled, the next word that is not an option's value starts
-        the next task.
+        the next task. An option the task does not have but the command does (`core`, by
+        name) goes to `late` with its value, as Invoke takes core flags after a task name
+        (`corral deploy --dry`); `-h` is the task's help.
         """
         options = {
             name: param
@@ -210,6 +216,19 @@ class TaskCommand(click.Command):
                 positional -= 1
                 mine.append(token)
                 continue
+            name = token.partition("=")[0] if token.startswith("--") else token[:2]
+            if name not in options and core is not None and late is not None:
+                if token in ("-h", "--help"):  # help for this task, not corral's
+                    mine.append("--help")
+                    continue
+                if name in core:
+                    late.append(token)
+                    takes_value = not (core[name].is_flag or core[name].count)
+                    attached = "=" in token if token.startswith("--") else len(token) > 2
+                    if takes_value and not attached and following is not None:
+                        late.append(following)
+                        index += 1
+                    continue
             mine.append(token)
             if token.startswith("--"):
                 name, equals, _ = token.partition("=")
@@ -235,17 +254,28 @@ class TaskCommand(click.Command):
         return dict(ctx.params)
 
 
-def parse_calls(group: click.Group, ctx: click.Context, args: list[str]) -> list[Call]:
-    """Parse the chained tasks after the core options, each with its own options, into Calls.
+def parse_calls(
+    group: click.Group, ctx: click.Context, args: list[str], late: list[str] | None = None
+) -> list[Call]:
+    """Parse the chained tasks after the core options, each with its own options, into Calls;
+    core options given after a task name go to `late` (when given) with their values.
 
     Every task is parsed before any runs: a misspelt second task fails before the first.
     """
+    core = {
+        name: param
+        for param in group.params
+        if isinstance(param, click.Option)
+        for name in (*param.opts, *param.secondary_opts)
+    }
     args = list(args)
     calls = []
     while args:
         name, command, args = group.resolve_command(ctx, args)
         assert isinstance(command, TaskCommand) and name is not None
-        mine, args = command.split_args(args, lambda word: group.get_command(ctx, word) is not None)
+        mine, args = command.split_args(
+            args, lambda word: group.get_command(ctx, word) is not None, core, late
+        )
         sub = command.make_context(name, mine, parent=ctx)
         calls.append(Call(command.task, (), command.call_kwargs(sub), called_as=name))
     return calls

@@ -57,4 +57,6 @@ def global_defaults() -> dict[str, Any]:
         # Inventory sources (paths relative to the project, "@ssh_config", "pkg.mod:function"),
         # a hook's module path, and how long a dynamic inventory script may take.
         "inventory": {"sources": [], "hook": None, "script_timeout": 30},
+        # Invoke's: run a pre- or post-task asked for twice once (--no-dedupe: each time)
+        "tasks": {"dedupe": True},
     }

@@ -23,7 +23,12 @@ Check = Callable[[Any], bool]
 
 HIDE_VALUES: tuple[Hide, ...] = (None, True, False, "out", "stdout", "err", "stderr", "both")
 #: The `run` keys that are config only, with their defaults: not arguments of `run()`.
-CONFIG_ONLY: dict[str, Any] = {"dry": False}  # print commands instead of running them
+CONFIG_ONLY: dict[str, Any] = {
+    "dry": False,  # print commands instead of running them
+    # Invoke's: the blocking API takes them as run() arguments (sync/facade.py), config too
+    "asynchronous": False,  # return a Promise at once
+    "disown": False,  # start the command, do not wait for it, return None
+}
 
 
 def _is_hide(value: Any) -> bool:
@@ -70,6 +75,15 @@ class RunOptions:
         ),
     )
     echo_format: str = field(default="\033[1;37m{command}\033[0m", metadata=_meta())
+    #: what corral reads for stdin, echoed: None = the terminal echoes what you type (and a
+    #: stream is not echoed); True = a stream's data is shown with the output too; False =
+    #: nothing is echoed (the terminal's echo is off while the command runs, without a pty)
+    echo_stdin: bool | None = field(
+        default=None,
+        metadata=_meta(expect=("true, false or null", lambda v: v is None or isinstance(v, bool))),
+    )
+    #: pty=True where no pty can be had here: run without one (True) or fail (False)
+    fallback: bool = field(default=True, metadata=_meta())
     shell: str = field(default="/bin/bash", metadata=_meta())
     #: bytes of each stream kept in Result when output also goes to a caller's stream
     capture_limit: int | None = field(

@@ -147,13 +147,3 @@ def _validate(
                 )
         if isinstance(default, Mapping) and isinstance(value, Mapping) and dotted != "run.env":
             _validate(value, default, dotted + ".", source)
-
-
-def wrap_secrets(data: dict[str, Any]) -> dict[str, Any]:
-    """Wrap the values of secret keys in Secret, so dumps of the data never show them."""
-    for dotted in SECRET_KEYS:
-        section, _, key = dotted.rpartition(".")
-        node = data.get(section) if section else data
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            node[key] = Secret(node[key])
-    return data

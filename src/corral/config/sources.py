@@ -1,119 +1,61 @@
 """The levels a Config is built from, lowest first, each with one `load_*`, and one merge.
 
-defaults < collection < system file < user file < project file < host vars (an inventory's,
-per host: `load_host_vars`, applied by `Config.with_host_vars`) < environment variables
+defaults < collection < system file < user file < project file < environment variables
 < runtime file (`-f`) < command line (flags, then `--set`). Files may be YAML, JSON or Python.
+With a fabfile, Fabric's files and FABRIC_* variables are read too, each just below corral's
+own at the same level (/etc/fabric.yaml below /etc/corral.yaml, and so on).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import runpy
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
-from .config import Config, checked_host_vars, copy_data, merge_dicts, with_pinned
-from .defaults import SECRET_KEYS, global_defaults
-from .schema import validate, wrap_secrets
-from .secret import Secret
+from .config import Config
+from .defaults import global_defaults
+from .environ import ENV_PREFIX, coerce, env_names, env_settings, parse_set
+from .files import find_file, load_file, wrap_secrets
+from .merge import copy_data, merge_dicts
+from .schema import validate
+
+__all__ = [
+    "ENV_PREFIX",
+    "Level",
+    "coerce",
+    "env_names",
+    "load_collection",
+    "load_config",
+    "load_defaults",
+    "load_env",
+    "load_file",
+    "load_overrides",
+    "load_project",
+    "load_runtime",
+    "load_system",
+    "load_user",
+    "merge_levels",
+    "parse_set",
+]
 
 SYSTEM_PREFIX = "/etc/corral"
 USER_PREFIX = "~/.corral"
 PROJECT_NAME = "corral"
-ENV_PREFIX = "CORRAL_"
-#: Suffixes tried for the system, user and project files; the first file found is loaded.
-SUFFIXES = (".yaml", ".yml", ".json", ".py")
-#: Levels above host vars: what they set, a host's vars never override.
-PINNED_LEVELS = frozenset({"env", "runtime", "overrides"})
+#: Fabric's names for the same files and variables, read below corral's when a fabfile is used.
+FABRIC = "fabric"
 
 
 @dataclass(frozen=True)
 class Level:
-    """One level of configuration: its name, where it came from, and its data."""
+    """One level of configuration: its name (one of config.LEVELS), where it came from, and
+    its data."""
 
     name: str
     source: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------- files
-
-
-def _located(error: Any) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem)
-
-
-def load_file(path: Path) -> dict[str, Any]:
-    """Read a YAML, JSON or Python config file (by suffix; YAML otherwise) into a dict."""
-    shown = str(path)
-    try:
-        if path.suffix == ".py":
-            data = _load_python(path)
-        else:
-            text = path.read_text(encoding="utf-8")
-            if path.suffix == ".json":
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(
-                        f"{shown}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                        f"{exc.msg})"
-                    ) from None  # the parser's error quotes the file, which may hold a secret
-            else:
-                try:
-                    data = yaml.safe_load(text)
-                except yaml.YAMLError as exc:
-                    # not `from exc`: the parser's error quotes the file, which may hold a secret
-                    raise ConfigError(f"{shown}: not valid YAML ({_located(exc)})") from None
-    except OSError as exc:
-        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from exc
-    if data is None:  # an empty file
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{shown}: expected a mapping of settings at the top level, got {type(data).__name__}"
-        )
-    return data
-
-
-def _load_python(path: Path) -> dict[str, Any]:
-    try:
-        namespace = runpy.run_path(str(path))
-    except Exception as exc:
-        raise ConfigError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    data: dict[str, Any] = {}
-    for key, value in namespace.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, types.ModuleType):
-            raise ConfigError(
-                f"{path}: {key}: a module is not a config value "
-                f"(import it as _{key}, or is this a corralfile rather than a config file?)"
-            )
-        data[key] = value
-    return data
-
-
-def find_file(prefix: str | Path) -> Path | None:
-    """Return the first existing `prefix` + .yaml/.yml/.json/.py, or None."""
-    base = os.path.expanduser(str(prefix))
-    for suffix in SUFFIXES:
-        candidate = Path(base + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _file_level(name: str, path: Path | None) -> Level:
@@ -124,12 +66,10 @@ def _file_level(name: str, path: Path | None) -> Level:
     return Level(name, str(path), data)
 
 
-# ---------------------------------------------------------------------- levels
-
-
-def load_defaults() -> Level:
-    """Return corral's built-in defaults."""
-    return Level("defaults", "corral's defaults", global_defaults())
+def load_defaults(defaults: Mapping[str, Any] | None = None) -> Level:
+    """Return corral's built-in defaults (or a Config class's own)."""
+    data = global_defaults() if defaults is None else copy_data(dict(defaults))
+    return Level("defaults", "corral's defaults", data)
 
 
 def load_collection(data: Mapping[str, Any], source: str = "collection config") -> Level:
@@ -149,9 +89,9 @@ def load_user(prefix: str | Path = USER_PREFIX) -> Level:
     return _file_level("user", find_file(prefix))
 
 
-def load_project(directory: Path | None) -> Level:
+def load_project(directory: Path | None, name: str = PROJECT_NAME) -> Level:
     """Return the project file (corral.yaml next to the corralfile), if there is one."""
-    path = find_file(directory / PROJECT_NAME) if directory is not None else None
+    path = find_file(directory / name) if directory is not None else None
     return _file_level("project", path)
 
 
@@ -162,49 +102,15 @@ def load_runtime(path: Path | None) -> Level:
     return _file_level("runtime", path)
 
 
-def env_names(shape: Mapping[str, Any], prefix: str = ENV_PREFIX) -> dict[str, tuple[str, ...]]:
-    """Map each settable key of `shape` to its variable name: run.echo -> CORRAL_RUN_ECHO."""
-    names: dict[str, tuple[str, ...]] = {}
-
-    def walk(node: Mapping[str, Any], path: tuple[str, ...]) -> None:
-        for key, value in node.items():
-            here = (*path, str(key))
-            if isinstance(value, Mapping) and value:
-                walk(value, here)
-                continue
-            name = prefix + "_".join(re.sub(r"\W", "_", part).upper() for part in here)
-            if name in names:
-                raise ConfigError(
-                    f"environment variable {name} would set both {'.'.join(names[name])} "
-                    f"and {'.'.join(here)}; rename one of the keys"
-                )
-            names[name] = here
-
-    walk(shape, ())
-    return names
-
-
-def load_host_vars(host_vars: Mapping[str, Any], source: str = "inventory") -> Level:
-    """Return the settings a host's inventory vars give its Config (checked, secrets masked)."""
-    return Level("inventory", source, checked_host_vars(host_vars, source))
-
-
-def load_env(environ: Mapping[str, str], shape: Mapping[str, Any]) -> Level:
-    """Return settings from CORRAL_* variables, for keys that exist in the lower levels.
+def load_env(
+    environ: Mapping[str, str], shape: Mapping[str, Any], prefix: str = ENV_PREFIX
+) -> Level:
+    """Return settings from CORRAL_* (or `prefix`) variables, for keys of the lower levels.
 
     Names match case-insensitively (CORRAL_RUN_ECHO sets run.echo); values are YAML-typed
     (CORRAL_RUN_ECHO=1 and =true both turn echo on).
     """
-    names = env_names(shape)
-    data: dict[str, Any] = {}
-    for variable in sorted(environ):
-        path = names.get(variable.upper())
-        if path is None:
-            continue
-        value = _nest(path, coerce(environ[variable], ".".join(path), _lookup(shape, path)))
-        validate(value, f"environment variable {variable}")
-        merge_dicts(data, value)
-    return Level("env", "environment variables", data)
+    return Level("env", f"{prefix}* environment variables", env_settings(environ, shape, prefix))
 
 
 def load_overrides(data: Mapping[str, Any], source: str = "command line") -> Level:
@@ -214,15 +120,9 @@ def load_overrides(data: Mapping[str, Any], source: str = "command line") -> Lev
     return Level("overrides", source, copied)
 
 
-def merge_levels(levels: Iterable[Level]) -> Config:
-    """Merge levels, lowest first, into one Config."""
-    data: dict[str, Any] = {}
-    pinned: dict[str, Any] = {}
-    for level in levels:
-        merge_dicts(data, copy_data(level.data))
-        if level.name in PINNED_LEVELS:
-            merge_dicts(pinned, copy_data(level.data))
-    return with_pinned(Config(defaults=data), pinned)
+def merge_levels(levels: Iterable[Level], config_class: type[Config] = Config) -> Config:
+    """Merge levels, lowest first, into one Config (of `config_class`)."""
+    return config_class.from_levels((level.name, level.data) for level in levels)
 
 
 def load_config(
@@ -233,78 +133,47 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     sets: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
-    system_prefix: str | Path = SYSTEM_PREFIX,
-    user_prefix: str | Path = USER_PREFIX,
+    system_prefix: str | Path | None = None,
+    user_prefix: str | Path | None = None,
+    config_class: type[Config] = Config,
+    fabric: bool = False,
 ) -> Config:
-    """Build the Config the command line uses, from every level in order of precedence."""
+    """Build the Config the command line uses, from every level in order of precedence.
+
+    `config_class` names the files and variables (its `prefix`) and gives the defaults; with
+    `fabric`, Fabric's files and FABRIC_* variables are read just below them.
+    """
+    files = config_class.prefix if config_class.file_prefix is None else config_class.file_prefix
+    variables = config_class.prefix if config_class.env_prefix is None else config_class.env_prefix
+    system = Path(system_prefix) if system_prefix is not None else Path("/etc") / files
+    user = Path(user_prefix) if user_prefix is not None else Path(f"~/.{files}")
+    extra = [FABRIC] if fabric and FABRIC not in (files, variables) else []
+
+    def beside(path: Path, name: str) -> Path:
+        return path.with_name(name if not path.name.startswith(".") else f".{name}")
+
     lower = [
-        load_defaults(),
+        load_defaults(config_class.global_defaults()),
         load_collection(collection or {}),
-        load_system(system_prefix),
-        load_user(user_prefix),
-        load_project(project_dir),
+        *(load_system(beside(system, name)) for name in extra),
+        load_system(system),
+        *(load_user(beside(user, name)) for name in extra),
+        load_user(user),
+        *(load_project(project_dir, name) for name in extra),
+        load_project(project_dir, files),
     ]
-    shape = merge_levels(lower).to_dict()  # environment variables reach only known keys
+    shape: dict[str, Any] = {}
+    for level in lower:  # environment variables reach only keys the lower levels know
+        merge_dicts(shape, copy_data(level.data))
+    env = os.environ if environ is None else environ
     return merge_levels(
         [
             *lower,
-            load_env(os.environ if environ is None else environ, shape),
+            *(load_env(env, shape, f"{name.upper()}_") for name in extra),
+            load_env(env, shape, f"{variables.upper()}_"),
             load_runtime(runtime_file),
             load_overrides(overrides or {}, "command-line flags"),
             load_overrides(sets or {}, "--set"),
-        ]
+        ],
+        config_class,
     )
-
-
-# ---------------------------------------------------------------------- values
-
-
-def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = data
-    for part in path:
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _nest(path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    nested: dict[str, Any] = {path[-1]: value}
-    for part in reversed(path[:-1]):
-        nested = {part: nested}
-    return nested
-
-
-def coerce(raw: str, dotted: str, current: Any = None) -> Any:
-    """Type a string from the environment or `--set` as YAML, shaped by the current value.
-
-    Secrets stay strings (wrapped in Secret); a string setting stays a string (`user=1234`);
-    a boolean setting also takes 0 and 1, and an empty string means false.
-    """
-    if dotted in SECRET_KEYS:
-        return Secret(raw)
-    if isinstance(current, str):
-        return raw
-    if isinstance(current, bool) and raw.strip() == "":
-        return False
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(current, bool) and not isinstance(value, bool) and value in (0, 1):
-        return bool(value)
-    return value
-
-
-def parse_set(items: Iterable[str], shape: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Turn `--set` items (`deploy.replicas=3`) into nested settings, values YAML-typed."""
-    shape = global_defaults() if shape is None else shape
-    data: dict[str, Any] = {}
-    for item in items:
-        key, equals, raw = item.partition("=")
-        key = key.strip()
-        path = tuple(key.split("."))
-        if not equals or not key or not all(path):
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. deploy.replicas=3")
-        merge_dicts(data, _nest(path, coerce(raw, key, _lookup(shape, path))))
-    return data

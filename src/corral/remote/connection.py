@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from ..config import Secret
 from ..config.secret import secret_registry
-from ..errors import CommandInterrupted, ConfigError, ConnectionLost
+from ..errors import CommandInterrupted, ConfigError, ConnectionLost, UnsupportedError
 from ..events import EventBus
 from ..result import Result, RsyncResult, TransferResult
 from ..runner.command import (
@@ -47,6 +47,7 @@ from .facts import Facts, gather_facts
 from .link import Link
 from .process import RemoteProcess
 from .session import PersistentSession, SessionUnavailable
+from .sftp_client import SFTPClient
 from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 
 #: Options of helper commands (hashes, mktemp, the sudo install script, validate): not the
@@ -56,6 +57,10 @@ _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
 _NO_SESSION = object()
 
 log = logging.getLogger("corral.remote")
+
+
+#: What `shell()` takes of the run options (Fabric's list); the rest are fixed for a shell.
+SHELL_OPTIONS = frozenset({"encoding", "env", "in_stream", "replace_env", "watchers"})
 
 
 class Connection(Link, Shaping):
@@ -74,6 +79,19 @@ class Connection(Link, Shaping):
     #: memory budget and local files); set by the group engine while the call runs.
     transfer_pool: transfer.TransferPool | None = None
     _facts: Facts | None = None
+    _sftp_client: SFTPClient | None = None
+
+    @property
+    def client(self) -> Any:
+        """Not available: paramiko's SSHClient (Fabric's `c.client`); the error says what to
+        use instead."""
+        raise _not_paramiko(self.original_host, "client")
+
+    @property
+    def transport(self) -> Any:
+        """Not available: paramiko's Transport (Fabric's `c.transport`); the error says what
+        to use instead."""
+        raise _not_paramiko(self.original_host, "transport")
 
     # ------------------------------------------------------------------ commands
 
@@ -91,8 +109,12 @@ class Connection(Link, Shaping):
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on the host and return its Result."""
-        options = self._options(kwargs)
-        return await self._run(self._shape(command), options)
+        return await self._run_shaped(self._shape(command), **kwargs)
+
+    async def _run_shaped(self, shaped: str, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a command already shaped by cd() and prefix() (the blocking twin shapes it in
+        the caller's thread for asynchronous=True and disown=True)."""
+        return await self._run(shaped, self._options(kwargs))
 
     async def _run(self, shaped: str, options: RunOptions, cleanup: bool = False) -> Result:
         run_id = new_run_id()
@@ -121,8 +143,17 @@ class Connection(Link, Shaping):
         from the argument or config `sudo.password`; a rejected or missing password raises
         AuthFailure at once, naming the host and user.
         """
-        options = self._options(kwargs)
-        return await self._sudo(self._shape(command), options, user, password)
+        return await self._sudo_shaped(self._shape(command), user, password, **kwargs)
+
+    async def _sudo_shaped(
+        self,
+        shaped: str,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """sudo for a command already shaped by cd() and prefix()."""
+        return await self._sudo(shaped, self._options(kwargs), user, password)
 
     async def _sudo(
         self,
@@ -268,6 +299,7 @@ class Connection(Link, Shaping):
         if task is None or task in self._commands or cleanup:
             yield  # an operation's own helper command, or cleanup: not tracked again
             return
+        self._bind_loop()  # on a new loop the set starts over: before this task joins it
         self._commands.add(task)
         try:
             yield
@@ -309,6 +341,72 @@ class Connection(Link, Shaping):
     def use_facts(self, facts: Facts | None) -> None:
         """Take facts gathered elsewhere (an inventory selection) instead of gathering again."""
         self._facts = facts
+
+    async def shell(self, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run an interactive login shell on the host, as `ssh HOST` does (with a pty; your
+        terminal, or `in_stream`, as its input); return its Result when it exits.
+
+        Takes encoding, env, in_stream, replace_env and watchers, as Fabric's does; a non-zero
+        exit raises UnexpectedExit. env reaches the shell as SSH env requests, which sshd
+        accepts only for the names in its AcceptEnv.
+        """
+        unknown = set(kwargs) - SHELL_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"shell() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(sorted(SHELL_OPTIONS))}"
+            )
+        defaults = RunOptions()
+        given = resolve_options(self.config, kwargs)
+        options = dataclasses.replace(
+            defaults,
+            pty=True,
+            **{name: getattr(given, name) for name in SHELL_OPTIONS},
+        )
+        display = "(login shell)"
+        if is_dry(self.config):
+            return dry_result(display, host=self.original_host, connection=self)
+        env = plain_env(options.env) or None
+
+        async def kill(name: str) -> None:
+            return None  # a shell carries no run marker: its signals go through the channel
+
+        async def start(transport: SSHTransport) -> RemoteProcess:
+            process = await transport.start_process(None, pty=True, env=env)
+            return RemoteProcess(process, kill)
+
+        with self._in_flight("shell"):
+            process = await self._with_transport(start)
+            return await run_process(
+                process,
+                options,
+                command=display,
+                display=display,
+                host=self.original_host,
+                connection=self,
+                on_interrupt=self._was_interrupted,
+            )
+
+    async def sftp(self) -> SFTPClient:
+        """Return an SFTP client on this connection (made once, closed with it), with the
+        method names fabfiles call on Fabric's (paramiko's): see `SFTPClient`."""
+        if is_dry(self.config):
+            raise UnsupportedError(
+                f"{self.original_host}: --dry cannot show what calls made through c.sftp() "
+                "would do; use c.put()/c.get() (which --dry shows), or run without --dry"
+            )
+        client = self._sftp_client
+        if client is None or client.is_closed:
+            session = await self._with_transport(SFTPSession.start)
+            client = self._sftp_client = SFTPClient(session, self.original_host)
+        return client
+
+    async def close(self) -> None:
+        """Close the SSH connection (and any ProxyJump hops this connection opened)."""
+        client, self._sftp_client = self._sftp_client, None
+        if client is not None and self._owns_loop():
+            await client.close()
+        await super().close()
 
     async def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine, with the same options as `run`."""
@@ -460,3 +558,12 @@ class Connection(Link, Shaping):
         return forward.forward_remote(
             self._ensure_open, remote_port, local_port, remote_host, local_host
         )
+
+
+def _not_paramiko(host: str, name: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"{host}: Connection.{name} is paramiko's in Fabric, and corral is not paramiko "
+        "(it runs on asyncssh). Instead: host keys: --host-key-policy or config "
+        "host_key_policy; keepalives: config keepalive.interval; files: c.sftp(), c.put(), "
+        "c.get(); tunnels: c.forward_local()/c.forward_remote(); a terminal: c.shell()"
+    )

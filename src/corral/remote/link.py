@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 from ..config import Config
 from ..errors import ConfigError, ConnectError, ConnectionLost, GatewayError
-from ..transport.hoststring import parse_host_string
+from ..transport.hoststring import parse_host_string, parse_port
 from ..transport.ssh import SSHTransport, TransportClosed
 from ..transport.target import (
+    ConnectKwargs,
     ConnectTarget,
     HostSettings,
     connect_target,
@@ -31,6 +32,16 @@ T = TypeVar("T")
 
 #: Gateways in front of one host, at most (a longer chain is a loop or a mistake).
 MAX_HOPS = 16
+#: Settings code may change (`c.user = "deploy"`, as in Fabric): checked, and read when the
+#: connection is next opened; changing those marked True reopens an open connection.
+SETTABLE = {
+    "user": True,
+    "port": True,
+    "connect_kwargs": True,
+    "forward_agent": True,
+    "connect_timeout": False,
+    "inline_ssh_env": False,
+}
 
 
 class Link:
@@ -86,7 +97,11 @@ class Link:
         self.port = settings.port
         self.forward_agent = settings.forward_agent
         self.connect_timeout = settings.connect_timeout
-        self.connect_kwargs: dict[str, Any] = dict(settings.connect_kwargs)
+        self.connect_kwargs: ConnectKwargs = ConnectKwargs(
+            self.original_host,
+            settings.connect_kwargs,
+            lambda: self._reconnect_for("connect_kwargs"),
+        )
         self.inline_ssh_env = settings.inline_ssh_env
         #: Run commands in one long-lived shell on the connection, not a channel each.
         self.persistent_session = bool(
@@ -105,8 +120,49 @@ class Link:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connection lives on
         self._pid = os.getpid()
         self._opening: asyncio.Lock | None = None
+        self._stale = False  # a setting changed while connected: reopen before the next use
 
     # ------------------------------------------------------------------ settings
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SETTABLE and "_stale" in self.__dict__:  # a change after __init__
+            value = self._checked(name, value)
+            if SETTABLE[name]:
+                self._reconnect_for(name)
+        object.__setattr__(self, name, value)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        """Return a setting's new value, checked (ConfigError naming the host otherwise)."""
+        label = self.original_host
+        if name == "user":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{label}: user must be a non-empty string, not {value!r}")
+            return value
+        if name == "port":
+            return parse_port(value, f"{label}: port")
+        if name == "connect_kwargs":
+            if value is None:
+                value = {}
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{label}: connect_kwargs must be a mapping, not {value!r}")
+            return ConnectKwargs(label, value, lambda: self._reconnect_for("connect_kwargs"))
+        if name == "connect_timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{label}: connect_timeout must be a positive number of seconds")
+            return float(value)
+        return bool(value)
+
+    def _reconnect_for(self, name: str) -> None:
+        """A connection setting is about to change: an open connection is reopened before
+        its next command; refused while commands run on it."""
+        if self._commands:  # running, or waiting for the connection to open
+            raise ConfigError(
+                f"{self.original_host}: cannot change {name} while commands run on the "
+                "connection; change it between commands"
+            )
+        transport = self.__dict__.get("_transport")
+        if transport is not None and not transport.is_closed:
+            self._stale = True
 
     def _jump_chain(self, hops: tuple[str, ...]) -> Link:
         """Return the gateway connections for a ProxyJump list (last hop; first outermost)."""
@@ -188,6 +244,12 @@ class Link:
         assert self._opening is not None
         async with self._opening:  # many concurrent commands: one connection attempt
             transport = self._transport
+            if self._stale:  # user, port or keys changed since it opened: open anew
+                self._stale = False
+                if transport is not None:
+                    transport.close()
+                    await transport.wait_closed()
+                    self._transport = transport = None
             if transport is not None and not transport.is_closed:
                 return transport
             if transport is not None:  # dropped since last use: reconnect (nothing was running)

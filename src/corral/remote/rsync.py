@@ -318,7 +318,8 @@ def _hint(status: int, stderr: str, chain: Sequence[ConnectTarget]) -> str:
         where = ", ".join(files) or "no known_hosts file exists"
         return (
             f"; ssh could not verify a host key (known_hosts: {where}): verify the fingerprint "
-            "and add it, or set host_key_policy='accept-new'"
+            "and add it, or accept new hosts: corral --host-key-policy accept-new (config "
+            "host_key_policy)"
         )
     if _SSH_AUTH.search(stderr):
         passphrase = any(t.passphrase is not None for t in chain)

@@ -24,8 +24,12 @@ class Context(Shaping):
 
     async def run(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
         """Run a shell command on this machine and return its Result."""
+        return await self._run_shaped(self._shape(command), **kwargs)
+
+    async def _run_shaped(self, shaped: str, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run a command already shaped by cd() and prefix() (the blocking twin shapes it in
+        the caller's thread for asynchronous=True)."""
         options = resolve_options(self.config, kwargs)
-        shaped = self._shape(command)
         return await run_local(shaped, options, dry=is_dry(self.config), connection=self)
 
     async def sudo(
@@ -41,9 +45,18 @@ class Context(Shaping):
         from the argument or config `sudo.password`; a rejected or missing password raises
         AuthFailure at once.
         """
+        return await self._sudo_shaped(self._shape(command), user, password, **kwargs)
+
+    async def _sudo_shaped(
+        self,
+        shaped: str,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        **kwargs: Unpack[RunKwargs],
+    ) -> Result:
+        """sudo for a command already shaped by cd() and prefix()."""
         options = resolve_options(self.config, kwargs)
         check_env(options.env)
-        shaped = self._shape(command)
         call = prepare_sudo(
             shaped,
             options.env,
@@ -65,3 +78,18 @@ class Context(Shaping):
     def __repr__(self) -> str:
         cwd = f" cwd={self.cwd!r}" if self._cwd else ""
         return f"<Context local{cwd}>"
+
+
+async def run(command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+    """Run a shell command on this machine (Invoke's `invoke.run`: a Context of its own)."""
+    return await Context().run(command, **kwargs)
+
+
+async def sudo(
+    command: Command,
+    user: str | None = None,
+    password: str | Secret | None = None,
+    **kwargs: Unpack[RunKwargs],
+) -> Result:
+    """Run a command through sudo on this machine (Invoke's `invoke.sudo`)."""
+    return await Context().sudo(command, user, password, **kwargs)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
+import subprocess
 from typing import Any
 
+from ..errors import ConfigError
 from ..result import ExitStatus, Result
 from .command import Env, check_env, plain_env
 from .dry import dry_result
@@ -28,6 +31,8 @@ class LocalProcess:
         self._readers: list[asyncio.Task[None]] = []
         self._pty_done: asyncio.Future[None] | None = None
         self._exit: asyncio.Task[ExitStatus] | None = None
+        #: False when pty=True fell back to pipes (no pseudo-terminal could be opened).
+        self.has_pty = master_fd is not None
 
     @classmethod
     async def spawn(
@@ -39,12 +44,23 @@ class LocalProcess:
         replace_env: bool,
         pty: bool,
         cwd: str | None = None,
+        fallback: bool = True,
     ) -> LocalProcess:
         """Start `command` under `shell -c`; its output waits for `start_output`."""
         full_env = plain_env(env) if replace_env else {**os.environ, **plain_env(env)}
         master: int | None = None
+        slave = -1
         if pty:
-            master, slave = os.openpty()
+            try:
+                master, slave = os.openpty()
+            except OSError as exc:
+                if not fallback:
+                    raise ConfigError(
+                        f"pty=True: no pseudo-terminal can be opened here ({exc.strerror}); "
+                        "run without a pty, or leave fallback=True"
+                    ) from exc
+                master = None  # Invoke's fallback: run without one
+        if master is not None:
             try:
                 proc = await asyncio.create_subprocess_exec(
                     shell, "-c", command, stdin=slave, stdout=slave, stderr=slave,
@@ -180,7 +196,10 @@ async def run_local(
         env=options.env,
         replace_env=options.replace_env,
         pty=options.pty,
+        fallback=options.fallback,
     )
+    if options.pty and not process.has_pty:
+        options = dataclasses.replace(options, pty=False)
     return await run_process(
         process,
         options,
@@ -189,4 +208,23 @@ async def run_local(
         host="local",
         connection=connection,
         guard=guard,
+    )
+
+
+def spawn_detached(command: str, options: RunOptions) -> None:
+    """Start `command` in a session of its own, stdio at /dev/null, and return at once
+    (`disown=True`): it outlives corral, as Invoke's disowned commands do."""
+    check_env(options.env)
+    env = (
+        plain_env(options.env) if options.replace_env else {**os.environ, **plain_env(options.env)}
+    )
+    # the shell backgrounds the command and exits: nothing is left for us to reap
+    subprocess.run(
+        [options.shell, "-c", f"( {command}\n) </dev/null >/dev/null 2>&1 &"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+        check=False,
     )

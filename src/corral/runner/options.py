@@ -48,6 +48,8 @@ class RunKwargs(TypedDict, total=False):
     err_stream: IO[str] | IO[bytes] | None
     encoding: str | None
     echo_format: str
+    echo_stdin: bool | None
+    fallback: bool
     shell: str
     capture_limit: int | None
 
@@ -77,6 +79,12 @@ def normalize_hide(value: object) -> tuple[StreamName, ...]:
 def resolve_options(config: Config, kwargs: Mapping[str, Any]) -> RunOptions:
     """Merge call keyword arguments over the `run` section of config into RunOptions."""
     unknown = set(kwargs) - set(RunKwargs.__annotations__)
+    if unknown & {"asynchronous", "disown"}:
+        raise TypeError(
+            f"{' and '.join(sorted(unknown & {'asynchronous', 'disown'}))}= belong to the "
+            "blocking API (corral.Connection.run); with corral.aio, run the call as a task: "
+            "asyncio.create_task(c.run(...))"
+        )
     if unknown:
         raise TypeError(
             f"unexpected run option(s) {', '.join(sorted(unknown))}; "
@@ -106,6 +114,8 @@ def resolve_options(config: Config, kwargs: Mapping[str, Any]) -> RunOptions:
         err_stream=settings.get("err_stream"),
         encoding=settings.get("encoding") or "utf-8",
         echo_format=settings.get("echo_format") or "{command}",
+        echo_stdin=settings.get("echo_stdin"),
+        fallback=bool(settings.get("fallback", True)),
         shell=settings.get("shell") or "/bin/bash",
         capture_limit=settings.get("capture_limit"),
     )

@@ -150,6 +150,13 @@ class OutputHandler:
             live.write(data, text)
         return text
 
+    def echo_input(self, data: bytes) -> None:
+        """Show input sent to the command's stdin with its output (echo_stdin=True); never
+        captured, and not shown when stdout is hidden."""
+        live = self._live["stdout"]
+        if live is not None:
+            live.write(data, data.decode(self.encoding, "replace"))
+
     def finish(self) -> None:
         """Flush held-back bytes and decoders (an incomplete character at the end becomes
         U+FFFD)."""

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..config.secret import secret_registry
@@ -123,6 +123,7 @@ async def _run(
 ) -> Result:
     watcher_error: list[BaseException] = []
     failed = asyncio.Event()
+    feeders = [_feeder(watcher) for watcher in options.watchers]
 
     def on_output(stream: str, data: bytes) -> None:
         if guard is not None:
@@ -135,11 +136,11 @@ async def _run(
             if not data:
                 return
         text = output.feed(stream, data)
-        if not options.watchers or watcher_error:
+        if not feeders or watcher_error:
             return
         try:
-            for watcher in options.watchers:
-                for reply in watcher.feed(text):
+            for feed in feeders:
+                for reply in feed(text):
                     process.write(reply.encode(options.encoding))
         except Exception as exc:  # a FailingResponder's verdict, or a watcher's own bug
             watcher_error.append(exc)
@@ -155,6 +156,8 @@ async def _run(
         keep_open=bool(options.watchers) or guard is not None,
         pty=options.pty,
         hold=guard is not None,
+        echo=output.echo_input if options.echo_stdin else None,
+        quiet_terminal=options.echo_stdin is False,
     )
     if guard is not None:
         guard.attach(process.write, feeder.release)
@@ -210,6 +213,21 @@ async def _run(
     if result.failed and not options.warn:
         raise UnexpectedExit(result)
     return result
+
+
+def _feeder(watcher: Any) -> Callable[[str], Iterable[str]]:
+    """Return how a watcher takes new output: corral's `feed`, or for another library's
+    watcher (Invoke's, where it is installed) `submit` with all the output so far."""
+    feed = getattr(watcher, "feed", None)
+    if callable(feed):
+        return feed  # type: ignore[no-any-return]
+    seen: list[str] = []
+
+    def submit(text: str) -> Iterable[str]:
+        seen.append(text)
+        return watcher.submit("".join(seen))  # type: ignore[no-any-return]
+
+    return submit
 
 
 def _result(

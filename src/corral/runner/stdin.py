@@ -46,7 +46,11 @@ class StdinFeeder:
         keep_open: bool,
         pty: bool,
         hold: bool = False,
+        echo: Callable[[bytes], None] | None = None,
+        quiet_terminal: bool = False,
     ) -> None:
+        self._echo = echo  # echo_stdin=True: what a stream gives is shown with the output
+        self._quiet = quiet_terminal  # echo_stdin=False: the terminal does not echo either
         self._write = write
         self._write_eof = write_eof
         self._encoding = encoding
@@ -80,6 +84,12 @@ class StdinFeeder:
                 with contextlib.suppress(termios.error):
                     self._saved_tty = termios.tcgetattr(self._fd)
                     tty.setcbreak(self._fd)
+            elif self._quiet:  # typed input (a secret) is not shown
+                with contextlib.suppress(termios.error):
+                    self._saved_tty = termios.tcgetattr(self._fd)
+                    quiet = termios.tcgetattr(self._fd)
+                    quiet[3] &= ~termios.ECHO
+                    termios.tcsetattr(self._fd, termios.TCSADRAIN, quiet)
             asyncio.get_running_loop().add_reader(self._fd, self._on_terminal)
         elif source is False:
             self._eof()
@@ -123,7 +133,10 @@ class StdinFeeder:
                 chunk = b""
             if not chunk:
                 break
-            self._write(chunk.encode(self._encoding) if isinstance(chunk, str) else chunk)
+            data = chunk.encode(self._encoding) if isinstance(chunk, str) else chunk
+            self._write(data)
+            if self._echo is not None:
+                self._echo(data)
         self._eof()
 
     def _detach_terminal(self) -> None:

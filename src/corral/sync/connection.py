@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from ..config import Config
 from ..events import EventBus
@@ -18,8 +18,10 @@ from ..runner.command import Command
 from ..runner.options import RunKwargs, Unpack
 from ..runner.output import OutputRoute
 from ..transport.sshconfig import HostConfig
-from .facade import Runner, call, public, twin_of
+from ..transport.target import ConnectKwargs
+from .facade import Promise, Runner, call, detach_locally, how_started, public, twin_of
 from .portal import portal
+from .sftp_client import SFTPClient
 
 
 class Connection(Runner, core=AsyncConnection):
@@ -72,13 +74,21 @@ class Connection(Runner, core=AsyncConnection):
 
     @property
     def user(self) -> str:
-        """The login user."""
+        """The login user (settable, as in Fabric: see `Connection` on changing settings)."""
         return self._async.user
+
+    @user.setter
+    def user(self, value: str) -> None:
+        self._async.user = value
 
     @property
     def port(self) -> int:
-        """The SSH port."""
+        """The SSH port (settable)."""
         return self._async.port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self._async.port = value
 
     @property
     def gateway(self) -> Connection | str | None:
@@ -93,23 +103,50 @@ class Connection(Runner, core=AsyncConnection):
 
     @property
     def forward_agent(self) -> bool:
-        """Whether the local ssh-agent is forwarded to the host."""
+        """Whether the local ssh-agent is forwarded to the host (settable)."""
         return self._async.forward_agent
+
+    @forward_agent.setter
+    def forward_agent(self, value: bool) -> None:
+        self._async.forward_agent = value
 
     @property
     def connect_timeout(self) -> float:
-        """Seconds allowed for connecting."""
+        """Seconds allowed for connecting (settable)."""
         return self._async.connect_timeout
 
+    @connect_timeout.setter
+    def connect_timeout(self, value: float) -> None:
+        self._async.connect_timeout = value
+
     @property
-    def connect_kwargs(self) -> dict[str, Any]:
-        """Fabric's connect_kwargs (key_filename, password, ...), secrets masked in reprs."""
+    def connect_kwargs(self) -> ConnectKwargs:
+        """Fabric's connect_kwargs (key_filename, password, ...), secrets masked in reprs;
+        settable, and changed in place too (`c.connect_kwargs.password = pw`)."""
         return self._async.connect_kwargs
+
+    @connect_kwargs.setter
+    def connect_kwargs(self, value: Mapping[str, Any]) -> None:
+        self._async.connect_kwargs = ConnectKwargs(self.original_host, value)
 
     @property
     def inline_ssh_env(self) -> bool:
         """Whether env values are exported in the command text (else sent as SSH env)."""
         return self._async.inline_ssh_env
+
+    @inline_ssh_env.setter
+    def inline_ssh_env(self, value: bool) -> None:
+        self._async.inline_ssh_env = value
+
+    @property
+    def client(self) -> Any:
+        """Not available: paramiko's SSHClient in Fabric; the error says what to use."""
+        return self._async.client
+
+    @property
+    def transport(self) -> Any:
+        """Not available: paramiko's Transport in Fabric; the error says what to use."""
+        return self._async.transport
 
     @property
     def persistent_session(self) -> bool:
@@ -181,9 +218,39 @@ class Connection(Runner, core=AsyncConnection):
         """Wait until none of this connection's commands is running (at most `timeout` s)."""
         return call(self._async.wait_commands, timeout)
 
-    def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result:
+    # asynchronous=True: a Promise; disown=True: None (as for run)
+    @overload
+    def local(
+        self, command: Command, *, asynchronous: Literal[True], **kwargs: Unpack[RunKwargs]
+    ) -> Promise: ...
+
+    @overload
+    def local(
+        self, command: Command, *, disown: Literal[True], **kwargs: Unpack[RunKwargs]
+    ) -> None: ...
+
+    @overload
+    def local(self, command: Command, **kwargs: Unpack[RunKwargs]) -> Result: ...
+
+    def local(self, command: Command, **kwargs: Any) -> Any:
         """Run a shell command on this machine, with the same options as `run`."""
+        asynchronous, disown = how_started(self.config, kwargs)
+        if disown:
+            detach_locally(command, self.config, kwargs)
+            return None
+        if asynchronous:
+            return Promise(portal.submit(self._async.local, command, **kwargs), str(command))
         return call(self._async.local, command, **kwargs)
+
+    def shell(self, **kwargs: Unpack[RunKwargs]) -> Result:
+        """Run an interactive login shell on the host, as `ssh HOST` does (a pty, your
+        terminal as input); return its Result when it exits (see corral.aio's)."""
+        return call(self._async.shell, **kwargs)
+
+    def sftp(self) -> SFTPClient:
+        """Return an SFTP client on this connection (made once, closed with it), with the
+        method names fabfiles call on Fabric's (paramiko's): listdir, stat, open, put, ..."""
+        return SFTPClient(call(self._async.sftp))
 
     def put(
         self,
@@ -244,6 +311,21 @@ class Connection(Runner, core=AsyncConnection):
         return portal.wrap_async_context_manager(
             self._async.forward_remote(remote_port, local_port, remote_host, local_host)
         )
+
+    def _identity(self) -> tuple[str, str, int]:
+        return (self.host, self.user, self.port)
+
+    def __eq__(self, other: object) -> bool:
+        """Connections are equal when they reach the same host, user and port (Fabric's)."""
+        if not isinstance(other, Connection):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __lt__(self, other: Connection) -> bool:
+        return self._identity() < other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     def __repr__(self) -> str:
         return repr(self._async)

@@ -35,6 +35,8 @@ class Portal:
         self._pid = 0
         #: core object -> its blocking twin (see sync/facade.py)
         self.twins: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        #: work started without waiting for it (`submit`), kept until it ends
+        self.background: set[Future[Any]] = set()
 
     def _start(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -93,6 +95,21 @@ class Portal:
                 loop.call_soon_threadsafe(future.cancel)
                 finished.wait(CANCEL_GRACE)
             raise
+
+    def submit(
+        self, func: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Future[T]:
+        """Start `func(*args, **kwargs)` on the loop and return its future at once; the
+        portal keeps the work alive until it ends (`asynchronous`/`disown` commands)."""
+        loop = self._start()
+
+        async def run() -> T:
+            return await func(*args, **kwargs)
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(run(), loop)
+        self.background.add(future)
+        future.add_done_callback(self.background.discard)
+        return future
 
     @contextlib.contextmanager
     def wrap_async_context_manager(self, manager: AbstractAsyncContextManager[T]) -> Iterator[T]:

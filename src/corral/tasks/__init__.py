@@ -3,11 +3,12 @@
 from .collection import Collection
 from .executor import Executor
 from .loader import find_collection, load_collection
-from .task import Call, Task, call, task
+from .task import Call, ConnectionCall, Task, call, task
 
 __all__ = [
     "Call",
     "Collection",
+    "ConnectionCall",
     "Executor",
     "Task",
     "call",

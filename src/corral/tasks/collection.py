@@ -11,7 +11,7 @@ from typing import Any
 from ..config import merge_dicts
 from ..config.config import copy_data
 from ..inventory.sources.hook import is_inventory_hook
-from .task import Task
+from .task import Call, Task
 
 
 def _dashed(name: str) -> str:
@@ -97,17 +97,22 @@ class Collection:
         loaded_from: str | None = None,
     ) -> Collection:
         """Collect a module's tasks; a module-level `ns` or `namespace` Collection wins."""
+        adopted: dict[int, Task[..., Any]] = {}
         for attribute in ("ns", "namespace"):
             found = getattr(module, attribute, None)
             if isinstance(found, Collection):
                 collection = found
                 break
+            if _is_foreign(found, "Collection"):
+                collection = _adopt_collection(found, adopted)
+                break
         else:
             default_name = module.__name__.rpartition(".")[2]
             collection = cls(name or default_name)
             for value in vars(module).values():
-                if isinstance(value, Task):
-                    collection.add_task(value)
+                task = value if isinstance(value, Task) else _adopt_task(value, adopted)
+                if task is not None:
+                    collection.add_task(task)
         if name is not None:
             collection.name = _dashed(name)
         if config:
@@ -134,6 +139,10 @@ class Collection:
 
     def _label(self) -> str:
         return f"collection {self.name!r}" if self.name else "the root collection"
+
+    def aliases_of(self, name: str) -> list[str]:
+        """Return the aliases of this collection's task `name` (not of sub-collections')."""
+        return [alias for alias, target in self._aliases.items() if target == name]
 
     def task_names(self) -> dict[str, list[str]]:
         """Return every task's dotted name with its aliases (a collection's default is one)."""
@@ -221,3 +230,70 @@ class Collection:
                 {**sub.serialized(), "name": name} for name, sub in sorted(self.collections.items())
             ],
         }
+
+
+# ---------------------------------------------------------------------- Invoke's own objects
+
+
+def _is_foreign(value: object, kind: str) -> bool:
+    """True for an Invoke or Fabric object of class `kind` (the real packages, installed)."""
+    return any(
+        klass.__name__ == kind and klass.__module__.split(".")[0] in ("invoke", "fabric")
+        for klass in type(value).__mro__
+    )
+
+
+def _adopt_task(value: object, adopted: dict[int, Task[..., Any]]) -> Task[..., Any] | None:
+    """Return corral's Task for a task made by the real Invoke or Fabric (a fabfile that
+    imports them where they are installed), or None for anything else."""
+    if not _is_foreign(value, "Task"):
+        return None
+    found = adopted.get(id(value))
+    if found is not None:
+        return found
+    source: Any = value
+
+    def around(items: Any) -> list[Task[..., Any] | Call]:
+        calls: list[Task[..., Any] | Call] = []
+        for item in items or ():
+            if _is_foreign(item, "Call"):
+                inner = _adopt_task(item.task, adopted)
+                assert inner is not None
+                calls.append(Call(inner, tuple(item.args), dict(item.kwargs)))
+            else:
+                inner = _adopt_task(item, adopted)
+                if inner is not None:
+                    calls.append(inner)
+        return calls
+
+    positional = getattr(source, "positional", None)
+    task: Task[..., Any] = Task(
+        source.body,
+        name=source.name,
+        aliases=tuple(source.aliases or ()),
+        positional=list(positional) if positional else None,
+        optional=tuple(source.optional or ()),
+        iterable=tuple(source.iterable or ()),
+        incrementable=tuple(source.incrementable or ()),
+        default=bool(getattr(source, "is_default", False)),
+        help=dict(source.help or {}),
+        pre=around(source.pre),
+        post=around(source.post),
+        autoprint=bool(source.autoprint),
+        hosts=getattr(source, "hosts", None),
+    )
+    adopted[id(value)] = task
+    return task
+
+
+def _adopt_collection(value: Any, adopted: dict[int, Task[..., Any]]) -> Collection:
+    """Return corral's Collection for one made by the real Invoke (recursively)."""
+    collection = Collection(value.name) if value.name else Collection()
+    for name, item in value.tasks.items():
+        task = _adopt_task(item, adopted)
+        if task is not None:
+            collection.add_task(task, name, default=name == value.default)
+    for name, sub in value.collections.items():
+        collection.add_collection(_adopt_collection(sub, adopted), name)
+    collection.configure(getattr(value, "_configuration", None) or {})
+    return collection

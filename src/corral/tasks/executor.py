@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..config import Config
+from ..config import Config, DataProxy
 from ..errors import ConfigError, GroupException
 from ..remote.connection import Connection as AsyncConnection
 from ..remote.group import Group as AsyncGroup
@@ -26,32 +27,60 @@ from ..sync.connection import Connection
 from ..sync.context import Context
 from ..sync.portal import portal
 from .collection import Collection
-from .task import Call, Task
+from .task import Call, HostEntry, Task
 
 #: What `execute` returns: for each call (by name), each host's (or "local") return value.
 Results = dict[str, dict[str, Any]]
+#: A host as normalize_hosts gives it: Connection keyword arguments ({"host": "web1", ...}).
+HostKwargs = dict[str, Any]
+#: The keys a host dict may have: Connection's arguments, and `config` (merged into the
+#: host's copy of the config).
+HOST_KEYS = frozenset(
+    {
+        "host",
+        "user",
+        "port",
+        "gateway",
+        "forward_agent",
+        "connect_timeout",
+        "connect_kwargs",
+        "inline_ssh_env",
+        "config",
+    }
+)
+
+
+def _expand(
+    calls: Iterable[Call | Task[..., Any]], apply_hosts: bool, chain: tuple[int, ...]
+) -> list[Call]:
+    ordered: list[Call] = []
+    for item in calls:
+        call = item if isinstance(item, Call) else Call(item)
+        if id(call.task) in chain:
+            raise ValueError(f"task {call.name} is its own pre- or post-task")
+        inner = (*chain, id(call.task))
+        ordered += _expand(call.task.pre, False, inner)
+        ordered.append(call if apply_hosts else dataclasses.replace(call, apply_hosts=False))
+        ordered += _expand(call.task.post, False, inner)
+    return ordered
+
+
+def _dedupe(calls: Iterable[Call], place: Callable[[Call], Hashable]) -> list[Call]:
+    """Keep every call named on the command line; drop a pre- or post-task call that runs a
+    task already run with the same arguments in the same place."""
+    done: set[tuple[Hashable, ...]] = set()
+    kept: list[Call] = []
+    for call in calls:
+        key = (id(call.task), call.args, repr(sorted(call.kwargs.items())), place(call))
+        if call.apply_hosts or key not in done:
+            kept.append(call)
+        done.add(key)
+    return kept
 
 
 def expand_calls(calls: Iterable[Call]) -> list[Call]:
-    """Return the calls with their pre and post tasks around them, each call once."""
-    ordered: list[Call] = []
-
-    def add(call: Call, chain: tuple[int, ...]) -> None:
-        if id(call.task) in chain:
-            raise ValueError(f"task {call.name} is its own pre- or post-task")
-        for pre in call.task.pre:
-            add(pre, (*chain, id(call.task)))
-        ordered.append(call)
-        for post in call.task.post:
-            add(post, (*chain, id(call.task)))
-
-    for call in calls:
-        add(call, ())
-    unique: list[Call] = []
-    for call in ordered:
-        if call not in unique:
-            unique.append(call)
-    return unique
+    """Return the calls with their pre and post tasks around them (each pre/post once)."""
+    return _dedupe(_expand(calls, True, ()), lambda call: call.apply_hosts or call.task.hosts)
 
 
 def remainder_call(command: str) -> Call:
@@ -63,22 +92,42 @@ def remainder_call(command: str) -> Call:
     return Call(Task(run_command, name=command), called_as=f"-- {command}")
 
 
+def _names_a_host(entry: HostEntry) -> bool:
+    host = entry.get("host") if isinstance(entry, Mapping) else entry
+    return isinstance(host, str) and bool(host.strip())
+
+
+def _host_key(entry: Mapping[str, Any]) -> str:
+    return repr(sorted((str(key), repr(value)) for key, value in entry.items()))
+
+
 class Executor:
-    """Run task calls of a collection on hosts (or locally), sharing one Connection per host."""
+    """Run task calls of a collection on hosts (or locally), sharing one Connection per host.
+
+    Extension points, with Fabric's and Invoke's names, for programs built on corral:
+    `normalize_hosts` (where hosts come from), `expand_calls` (pre and post tasks) and
+    `dedupe` (which calls run once). `core` is the command line's parse (Invoke's
+    ParseResult: `core[0].args.hosts.value`, `core.remainder`) when the CLI made it.
+    """
 
     def __init__(
         self,
         collection: Collection,
         config: Config | None = None,
-        hosts: Sequence[str] = (),
+        hosts: Sequence[HostEntry] = (),
         *,
         group: Mapping[str, Any] | None = None,
         connections: Mapping[str, AsyncConnection] | None = None,
+        core: Any = None,
     ) -> None:
         self.collection = collection
+        #: The session's config: local tasks get it as it is (what they set on it reaches
+        #: every later task, as in Invoke); each host gets a copy when its Connection is made.
         self.config = config if config is not None else Config()
         #: Hosts every call runs on (`-H`); when empty, a task's own `hosts`, else locally.
-        self.hosts: list[str] = list(dict.fromkeys(hosts))
+        self.hosts: list[HostEntry] = list(hosts)
+        #: The command line's parse, for Fabric-style subclasses (None outside the CLI).
+        self.core = core
         #: Group limits (concurrency, batch_size, ...): run each call on its hosts through the
         #: group engine, concurrently; None runs host after host.
         self.group_limits: dict[str, Any] | None = dict(group) if group is not None else None
@@ -90,7 +139,10 @@ class Executor:
         self.on_group_result: Callable[[Call, GroupResult], None] | None = None
         #: Connections made beforehand, by host name (an inventory's, with host vars and
         #: settings); other hosts get a Connection made from their name.
-        self._connections: dict[str, AsyncConnection] = dict(connections or {})
+        #: Connections made beforehand (an inventory's, by host name), used for those hosts.
+        self._connections: dict[str, AsyncConnection] = {
+            _host_key({"host": name}): conn for name, conn in (connections or {}).items()
+        }
         self._local: AsyncContext | None = None
         #: The (call, host) being run: for reporting where a failure happened.
         self.current: tuple[Call, str | None] | None = None
@@ -105,37 +157,103 @@ class Executor:
         dotted, found = self.collection.resolve(name)
         return Call(found, (), dict(kwargs), called_as=dotted)
 
-    def hosts_for(self, call: Call) -> list[str | None]:
-        """Return the hosts a call runs on, in order; [None] means locally.
+    def expand_calls(
+        self, calls: Sequence[Call | Task[..., Any]], apply_hosts: bool = True
+    ) -> list[Call]:
+        """Return the calls with each task's pre-tasks before it and post-tasks after it.
 
-        A task's own `hosts` that names no host (`[]`, `[""]`) is refused: only `hosts=None`
+        Pre- and post-tasks run once, not once per host: -H does not apply to them (they run
+        on their own hosts, or locally), as in Fabric.
+        """
+        return _expand(calls, apply_hosts, ())
+
+    def dedupe(self, calls: Sequence[Call]) -> list[Call]:
+        """Return the calls without repeated pre- and post-tasks: one that runs a task already
+        run with the same arguments in the same place is dropped. Tasks named on the command
+        line run as often as named."""
+        return _dedupe(calls, lambda call: repr(self.hosts_for(call)))
+
+    def plan(self, *items: str | Call | tuple[str, Mapping[str, Any]]) -> list[Call]:
+        """Return the calls to run, in order: each with its pre and post tasks, deduplicated
+        unless config `tasks.dedupe` is false (`--no-dedupe`)."""
+        expanded = self.expand_calls([self.to_call(item) for item in items])
+        return self.dedupe(expanded) if self.config.get("tasks.dedupe", True) else expanded
+
+    def normalize_hosts(self, hosts: Sequence[HostEntry] | None) -> list[HostKwargs]:
+        """Turn host strings and dicts into Connection keyword dicts ({"host": ...}).
+
+        Fabric's extension point: override it to look hosts up elsewhere (an inventory, a
+        role name given with -H); a dict may also carry `config`, merged into that host's
+        config.
+        """
+        return [
+            dict(value) if isinstance(value, Mapping) else {"host": value} for value in hosts or []
+        ]
+
+    def hosts_for(self, call: Call) -> list[HostKwargs | None]:
+        """Return the hosts a call runs on, in order (each once); [None] means locally.
+
+        -H applies to tasks named on the command line, not to their pre- and post-tasks. A
+        task's own `hosts` that names no host (`[]`, `[""]`) is refused: only `hosts=None`
         (left out) runs a task locally, never an empty list by accident.
         """
-        if self.hosts:
-            return list(self.hosts)
-        if call.task.hosts is None:
+        if call.apply_hosts and self.hosts:
+            given: Sequence[HostEntry] = self.hosts
+        elif call.task.hosts is None:
             return [None]
-        if not call.task.hosts or not all(h.strip() for h in call.task.hosts):
+        else:
+            given = call.task.hosts
+            if not given or not all(_names_a_host(entry) for entry in given):
+                raise ConfigError(
+                    f"task {call.name}: hosts={list(given)!r} has no host or a blank one; "
+                    "give it hosts, run it with -H HOST, or leave hosts out to run it on this "
+                    "machine"
+                )
+        unique: dict[str, HostKwargs] = {}
+        for entry in self.normalize_hosts(given):
+            self._check_entry(call, entry)
+            unique.setdefault(_host_key(entry), entry)
+        return list(unique.values())
+
+    def _check_entry(self, call: Call, entry: Mapping[str, Any]) -> None:
+        unknown = sorted(set(entry) - HOST_KEYS)
+        if unknown or not isinstance(entry.get("host"), str) or not entry["host"].strip():
+            problem = f"unknown key(s) {', '.join(unknown)}" if unknown else "no host"
             raise ConfigError(
-                f"task {call.name}: hosts={list(call.task.hosts)!r} has no host or a blank one; "
-                "give it hosts, run it with -H HOST, or leave hosts out to run it on this machine"
+                f"task {call.name}: host {dict(entry)!r}: {problem}; a host dict takes "
+                f"{', '.join(sorted(HOST_KEYS))}"
             )
-        return list(dict.fromkeys(call.task.hosts))
 
     # ------------------------------------------------------------------ contexts
 
-    def connection(self, host: str) -> AsyncConnection:
-        """Return the Connection for a host (made on first use, with its own config copy)."""
-        conn = self._connections.get(host)
+    def connection(self, host: HostEntry) -> AsyncConnection:
+        """Return the Connection for a host string or dict (made on first use, with its own
+        copy of the config)."""
+        entry: Mapping[str, Any] = host if isinstance(host, Mapping) else {"host": host}
+        key = _host_key(entry)
+        conn = self._connections.get(key)
         if conn is None:
-            conn = AsyncConnection(host, config=self.config.clone())
-            self._connections[host] = conn
+            settings = dict(entry)
+            config = self.config.clone()
+            extra = settings.pop("config", None)
+            if extra is not None:
+                config.merge(extra.to_dict() if isinstance(extra, DataProxy) else extra)
+            gateway = settings.get("gateway")
+            if isinstance(gateway, Connection):
+                settings["gateway"] = gateway._async
+            conn = AsyncConnection(config=config, **settings)
+            self._connections[key] = conn
         return conn
 
+    def label(self, host: HostEntry | None) -> str:
+        """Return how a host is named in reports: its Connection's original_host ("local")."""
+        return "local" if host is None else self.connection(host).original_host
+
     def local_context(self) -> AsyncContext:
-        """Return the Context for tasks run locally (one per execution)."""
+        """Return the Context for tasks run locally: one per execution, on the session's
+        config itself (what a local task sets there reaches every later task)."""
         if self._local is None:
-            self._local = AsyncContext(self.config.clone())
+            self._local = AsyncContext(self.config)
         return self._local
 
     def context_for(self, task: Task[..., Any], connection: AsyncConnection | None) -> Any:
@@ -167,7 +285,7 @@ class Executor:
         body = functools.partial(call.task.body, context, *call.args, **call.kwargs)
         return await asyncio.get_running_loop().run_in_executor(workers, body)
 
-    def _run_group(self, call: Call, hosts: list[str]) -> dict[str, Any]:
+    def _run_group(self, call: Call, hosts: list[HostKwargs]) -> dict[str, Any]:
         """Run one call on all its hosts through the group engine; return host -> value."""
         assert self.group_limits is not None
         group = AsyncGroup.from_connections(
@@ -195,6 +313,7 @@ class Executor:
         except GroupException as exc:
             if self.on_group_result is not None:
                 self.on_group_result(call, exc.result)
+                exc.reported = True  # the report names every host: one line ends the run
             raise
         finally:
             if workers is not None:
@@ -221,10 +340,6 @@ class Executor:
             results.setdefault(call.name, {}).update(self.run_one(call))
         return results
 
-    def plan(self, *items: str | Call | tuple[str, Mapping[str, Any]]) -> list[Call]:
-        """Return the calls to run, in order, with their pre and post tasks (each once)."""
-        return expand_calls(self.to_call(item) for item in items)
-
     def run_one(self, call: Call) -> dict[str, Any]:
         """Run one call (no pre/post) on its hosts; return host (or "local") -> value."""
         hosts = self.hosts_for(call)
@@ -234,12 +349,13 @@ class Executor:
             values = self._run_group(call, [h for h in hosts if h is not None])
         else:
             for host in hosts:
-                self.current = (call, host)
+                label = self.label(host)
+                self.current = (call, None if host is None else label)
                 connection = self.connection(host) if host is not None else None
                 value = self._run_blocking(call, connection)
-                if call.task.autoprint:
+                if call.task.autoprint and call.apply_hosts:
                     print(value, flush=True)
-                values[host or "local"] = value
+                values[label] = value
         self.current = None
         return values
 

@@ -50,11 +50,13 @@ def find_collection(start: Path, name: str | None = None) -> Path:
     )
 
 
-def import_collection_module(path: Path) -> types.ModuleType:
+def import_collection_module(path: Path, *, write_pyc: bool = False) -> types.ModuleType:
     """Import a corralfile (a .py file, or a package directory) as a top-level module.
 
-    Its directory goes first on sys.path, so the corralfile can import its neighbours.
-    Errors raised by the corralfile's own code propagate unchanged.
+    Its directory goes first on sys.path, so the corralfile can import its neighbours; a
+    package's own directory too, so its modules can import each other by name (as Invoke
+    does). No .pyc is written unless `write_pyc` (Invoke's default). Errors raised by the
+    corralfile's own code propagate unchanged.
     """
     if path.is_dir():
         name = path.name
@@ -67,11 +69,12 @@ def import_collection_module(path: Path) -> types.ModuleType:
     if spec is None or spec.loader is None:
         raise CollectionNotFound(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
-    parent = str(path.parent)
-    if parent not in sys.path:
-        sys.path.insert(0, parent)
+    for directory in (str(path.parent), *([str(path)] if path.is_dir() else [])):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
     previous = sys.modules.get(name)
     sys.modules[name] = module
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, not write_pyc
     try:
         spec.loader.exec_module(module)
     except BaseException:
@@ -80,12 +83,19 @@ def import_collection_module(path: Path) -> types.ModuleType:
         else:
             sys.modules.pop(name, None)
         raise
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 
-def load_collection(path: Path) -> Collection:
+def is_fabfile(path: Path) -> bool:
+    """True for a fabfile (fabfile.py or fabfile/): Fabric's stand-ins and config apply."""
+    return path.stem == "fabfile"
+
+
+def load_collection(path: Path, *, write_pyc: bool = False) -> Collection:
     """Import a corralfile and return its root Collection."""
-    module = import_collection_module(path)
+    module = import_collection_module(path, write_pyc=write_pyc)
     collection = Collection.from_module(module, loaded_from=str(path))
     collection.name = None  # the root collection's tasks are not prefixed
     return collection

@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from ..errors import UnsupportedError
 from .argument import Argument, task_arguments
 
 P = ParamSpec("P")
 R = TypeVar("R")
+#: A host a task runs on: a host string, or a dict of Connection arguments (Fabric's form).
+HostEntry = str | Mapping[str, Any]
 
 
 class Task(Generic[P, R]):
@@ -32,7 +35,7 @@ class Task(Generic[P, R]):
         pre: Iterable[Task[..., Any] | Call] = (),
         post: Iterable[Task[..., Any] | Call] = (),
         autoprint: bool = False,
-        hosts: Iterable[str] | None = None,
+        hosts: Iterable[HostEntry] | None = None,
     ) -> None:
         if not callable(body):
             raise TypeError(f"@task needs a function, not {body!r}")
@@ -48,10 +51,14 @@ class Task(Generic[P, R]):
         self.pre = [_as_call(item, "pre") for item in pre]
         self.post = [_as_call(item, "post") for item in post]
         self.autoprint = autoprint
-        if isinstance(hosts, str):
-            raise TypeError(f"task {self.name}: hosts must be a list of host strings, not a string")
-        #: Hosts the task runs on when none are given with -H (None: run locally).
-        self.hosts: tuple[str, ...] | None = None if hosts is None else tuple(hosts)
+        if isinstance(hosts, str | Mapping):
+            raise TypeError(
+                f"task {self.name}: hosts must be a list of host strings or dicts, not "
+                f"{type(hosts).__name__} {hosts!r}"
+            )
+        #: Hosts the task runs on when none are given with -H (None: run locally): host
+        #: strings, or dicts of Connection arguments ({"host": ..., "user": ...}) as in Fabric.
+        self.hosts: tuple[HostEntry, ...] | None = None if hosts is None else tuple(hosts)
         self.__doc__ = getattr(body, "__doc__", None)
         self.__name__ = self.name
         self.__module__ = getattr(body, "__module__", __name__)
@@ -105,6 +112,9 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: The name the task was asked for by (a dotted path or an alias), for messages.
     called_as: str | None = None
+    #: Whether the command line's hosts (-H) apply: False for pre- and post-tasks, which run
+    #: once, on their own hosts or locally (Fabric's `apply_hosts`).
+    apply_hosts: bool = True
 
     @property
     def name(self) -> str:
@@ -114,10 +124,15 @@ class Call:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Call):
             return NotImplemented
-        return self.task is other.task and self.args == other.args and self.kwargs == other.kwargs
+        return (
+            self.task is other.task
+            and self.args == other.args
+            and self.kwargs == other.kwargs
+            and self.apply_hosts == other.apply_hosts
+        )
 
     def __hash__(self) -> int:
-        return hash((id(self.task), self.args, tuple(sorted(self.kwargs))))
+        return hash((id(self.task), self.args, tuple(sorted(self.kwargs)), self.apply_hosts))
 
     def __repr__(self) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
@@ -153,7 +168,7 @@ def task(  # type: ignore[overload-overlap]
     pre: Sequence[Task[..., Any] | Call] = (),
     post: Sequence[Task[..., Any] | Call] = (),
     autoprint: bool = False,
-    hosts: Sequence[str] | None = None,
+    hosts: Sequence[HostEntry] | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -183,3 +198,16 @@ def task(*args: Any, **options: Any) -> Any:
         return Task(body, **options)
 
     return decorate
+
+
+class ConnectionCall(Call):
+    """Fabric's per-host Call: not in corral, whose executor makes each host's Connection
+    itself. Choose hosts and their settings by overriding `Executor.normalize_hosts` (a dict
+    host may carry a `config` mapping, merged into that host's config)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise UnsupportedError(
+            "fabric.tasks.ConnectionCall: corral's Executor makes each host's Connection "
+            "itself; to choose hosts and their settings, override Executor.normalize_hosts "
+            "(a host dict may carry a 'config' mapping, merged into that host's config)"
+        )

@@ -182,5 +182,6 @@ class HostKeyVerifier:
             self.label,
             f"unknown host key {fingerprint}; {name} {consulted}. Verify the "
             f"fingerprint, then add it (ssh-keyscan -p {self.port} {self.host} >> "
-            f"{self.write_file}) or set host_key_policy='accept-new'",
+            f"{self.write_file}), or accept new hosts: corral --host-key-policy accept-new "
+            "(config host_key_policy)",
         )

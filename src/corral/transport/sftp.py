@@ -90,6 +90,12 @@ class RemoteStat:
     kind: Kind
     size: int
     mode: int  # permission bits only
+    #: The rest of what the server said (None where it did not), for `Connection.sftp()`.
+    st_mode: int | None = None  # type and permission bits
+    uid: int | None = None
+    gid: int | None = None
+    atime: int | None = None
+    mtime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,20 @@ def _kind(mode: int) -> Kind:
 
 def _remote_stat(attrs: asyncssh.SFTPAttrs) -> RemoteStat:
     mode = attrs.permissions or 0
-    return RemoteStat(_kind(mode), attrs.size or 0, stat.S_IMODE(mode))
+    return RemoteStat(
+        _kind(mode),
+        attrs.size or 0,
+        stat.S_IMODE(mode),
+        st_mode=attrs.permissions,
+        uid=attrs.uid,
+        gid=attrs.gid,
+        atime=_seconds(attrs.atime),
+        mtime=_seconds(attrs.mtime),
+    )
+
+
+def _seconds(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
 
 
 #: SFTP status codes with one meaning whatever the request (SFTP v3 reports many as FAILURE).
@@ -294,15 +313,34 @@ class SFTPSession:
         with _errors(self.label, path, "symlink"):
             await self._client.symlink(target, path)
 
+    async def rmdir(self, path: str) -> None:
+        """Remove the empty directory `path`."""
+        with _errors(self.label, path, "rmdir"):
+            await self._client.rmdir(path)
+
+    async def chown(self, path: str, uid: int, gid: int) -> None:
+        """Set the owner and group of `path` (numeric ids)."""
+        with _errors(self.label, path, "chown"):
+            await self._client.chown(path, uid=uid, gid=gid)
+
+    async def utime(self, path: str, times: tuple[float, float] | None) -> None:
+        """Set the access and modification times of `path` (None: now)."""
+        with _errors(self.label, path, "utime"):
+            await self._client.utime(path, times)
+
     async def remove(self, path: str) -> None:
         """Remove the file or symlink `path`."""
         with _errors(self.label, path, "remove"):
             await self._client.remove(path)
 
-    async def rename(self, source: str, target: str) -> None:
-        """Rename `source` over `target` atomically (posix-rename@openssh.com)."""
+    async def rename(self, source: str, target: str, *, overwrite: bool = True) -> None:
+        """Rename `source` over `target` atomically (posix-rename@openssh.com); without
+        `overwrite`, SFTP's plain rename, which fails where `target` exists."""
         with _errors(self.label, target, "rename"):
-            await self._client.posix_rename(source, target)
+            if overwrite:
+                await self._client.posix_rename(source, target)
+            else:
+                await self._client.rename(source, target)
 
     # ------------------------------------------------------------------ files
 
@@ -317,6 +355,12 @@ class SFTPSession:
         """Open `path` for writing in place, truncating it (the non-atomic way)."""
         with _errors(self.label, path, "open"):
             handle = await self._client.open(path, "wb", block_size=0)
+        return RemoteFile(self, handle, path)
+
+    async def open(self, path: str, mode: str) -> RemoteFile:
+        """Open `path` with a Python file mode ("rb", "wb", "ab", "r+b", "xb", ...)."""
+        with _errors(self.label, path, "open"):
+            handle = await self._client.open(path, mode, block_size=0)
         return RemoteFile(self, handle, path)
 
     async def open_read(self, path: str) -> RemoteFile:
@@ -368,6 +412,25 @@ class RemoteFile:
         """Close the handle after a failure, ignoring further errors."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._handle.close(), CLEANUP_TIMEOUT)
+
+    async def read(self, size: int, offset: int) -> bytes:
+        """Read up to `size` bytes at `offset` (b"" at the end), in blocks of the server's size."""
+        chunks: list[bytes] = []
+        while size > 0:
+            data = await self._read_block(offset, min(size, self._session.read_size))
+            if not data:
+                break
+            chunks.append(data)
+            offset += len(data)
+            size -= len(data)
+        return b"".join(chunks)
+
+    async def write(self, data: bytes, offset: int) -> int:
+        """Write `data` at `offset`, in blocks of the server's size; return the byte count."""
+        step = self._session.write_size
+        for start in range(0, len(data), step):
+            await self._write_block(data[start : start + step], offset + start)
+        return len(data)
 
     async def _write_block(self, data: bytes | memoryview, offset: int) -> int:
         if self._session.is_closed:

@@ -240,13 +240,14 @@ class SSHTransport:
 
     async def start_process(
         self,
-        command: str,
+        command: str | None,
         *,
         pty: bool = False,
         env: Mapping[str, str] | None = None,
         term_size: tuple[int, int] | None = None,
     ) -> SSHProcess:
-        """Open a channel and start `command`; its output waits for `SSHProcess.start_output`.
+        """Open a channel and start `command` (None: the login shell); its output waits for
+        `SSHProcess.start_output`.
 
         Raises TransportClosed when the connection is gone before the channel opened (nothing
         ran: reconnecting is safe), ConnectionLost for a channel the server keeps refusing.

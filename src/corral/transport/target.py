@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,71 @@ def expand_proxy_command(
 def _first(*values: Any) -> Any:
     """Return the first value that is not None (None when all are)."""
     return next((value for value in values if value is not None), None)
+
+
+class ConnectKwargs(dict[str, Any]):
+    """Fabric's connect_kwargs, checked as they change: a dict that also takes attributes
+    (`c.connect_kwargs.password = pw`); unknown keys are refused, passwords and passphrases
+    kept as Secret. `on_change` runs before each change (it may refuse it by raising)."""
+
+    _label: str
+    _on_change: Callable[[], None] | None
+
+    def __init__(
+        self,
+        label: str,
+        data: Mapping[str, Any] = (),  # type: ignore[assignment]
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(check_connect_kwargs(label, dict(data)))
+        object.__setattr__(self, "_label", label)
+        object.__setattr__(self, "_on_change", on_change)
+
+    def _changing(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self.get(key)  # Fabric's dict has no attributes: a missing key reads as None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        checked = check_connect_kwargs(self._label, {key: value})
+        self._changing()
+        super().__setitem__(key, checked[key])
+
+    def __delitem__(self, key: str) -> None:
+        self._changing()
+        super().__delitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Set several keys, each checked."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """Return the value of `key`, setting it to `default` first when missing."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """Remove `key` and return its value (or `default`)."""
+        if key in self:
+            self._changing()
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        """Remove every key."""
+        self._changing()
+        super().clear()
+
+    def __repr__(self) -> str:
+        return repr(dict(self))  # secrets are Secret: masked
 
 
 def check_connect_kwargs(label: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def _build(tmp_path: Path, present: list[str]) -> Config:
     )
     if "hostvars" in present:
         config = config.with_host_vars({"deploy_env": "hostvars"}, "inventory host web1")
-    return config.clone()  # a clone keeps what beats host vars
+    return config
 
 
 def _cases() -> list[tuple[list[str], str | None]]:
@@ -257,6 +257,58 @@ def test_an_empty_file_is_an_empty_level(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
     assert load_config(runtime_file=path, environ={}).run.echo is False
+
+
+#: With a fabfile: each of Fabric's sources, and where it sits (just below corral's own).
+FABRIC_SOURCES = ["fabric-system", "system", "fabric-user", "user", "fabric-project", "project"]
+
+
+def _fabric_build(tmp_path: Path, present: list[str], environ: dict[str, str]) -> Config:
+    etc, home, project = tmp_path / "etc", tmp_path / "home", tmp_path / "project"
+    for directory in (etc, home, project):
+        directory.mkdir(exist_ok=True)
+    files = {
+        "fabric-system": etc / "fabric.yaml",
+        "system": etc / "corral.yaml",
+        "fabric-user": home / ".fabric.yml",
+        "user": home / ".corral.yaml",
+        "fabric-project": project / "fabric.json",
+        "project": project / "corral.yaml",
+    }
+    for name in present:
+        path = files[name]
+        path.write_text(
+            json.dumps({"stage": name}) if path.suffix == ".json" else f"stage: {name}\n"
+        )
+    return load_config(
+        collection={"stage": "collection"},
+        project_dir=project,
+        environ=environ,
+        system_prefix=etc / "corral",
+        user_prefix=home / ".corral",
+        fabric=True,
+    )
+
+
+@pytest.mark.parametrize("index", range(len(FABRIC_SOURCES)))
+def test_fabrics_files_sit_just_below_corrals_at_each_level(tmp_path: Path, index: int) -> None:
+    present = FABRIC_SOURCES[: index + 1]
+    assert _fabric_build(tmp_path, present, {}).stage == FABRIC_SOURCES[index]
+
+
+def test_fabric_variables_sit_just_below_corrals(tmp_path: Path) -> None:
+    both = {"FABRIC_STAGE": "fabric-env", "CORRAL_STAGE": "corral-env"}
+    assert _fabric_build(tmp_path, FABRIC_SOURCES, both).stage == "corral-env"
+    only = {"FABRIC_STAGE": "fabric-env", "FABRIC_SUDO_PASSWORD": "pw"}
+    config = _fabric_build(tmp_path, FABRIC_SOURCES, only)
+    assert config.stage == "fabric-env"  # above every file
+    assert isinstance(config.sudo.password, Secret) and config.sudo.password.reveal() == "pw"
+
+
+def test_fabrics_sources_are_read_only_for_a_fabfile(tmp_path: Path) -> None:
+    (tmp_path / "fabric.yaml").write_text("stage: fabric\n")
+    config = load_config(project_dir=tmp_path, environ={"FABRIC_RUN_ECHO": "1"})
+    assert "stage" not in config and config.run.echo is False
 
 
 def test_host_vars_reach_config_keys_below_overrides_and_merges() -> None:

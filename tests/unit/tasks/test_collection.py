@@ -139,11 +139,12 @@ def test_serialized_tree() -> None:
 
 def test_pre_and_post_tasks_run_around_their_task_each_once() -> None:
     calls = expand_calls([Call(ship_it), Call(build), Call(clean)])
-    assert [(c.task.name, c.kwargs) for c in calls] == [
-        ("clean", {}),  # build's pre-task
-        ("build", {"target": "docs"}),  # ship-it's pre-task, with its arguments
-        ("ship-it", {}),
-        ("build", {}),  # a different call of build: other arguments
+    assert [(c.task.name, c.kwargs, c.apply_hosts) for c in calls] == [
+        ("clean", {}, False),  # build's pre-task
+        ("build", {"target": "docs"}, False),  # ship-it's pre-task, with its arguments
+        ("ship-it", {}, True),
+        ("build", {}, True),  # a different call of build: other arguments; its clean ran
+        ("clean", {}, True),  # named on the command line: it runs as named, as in Fabric
     ]
 
 

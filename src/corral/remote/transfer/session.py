@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ConnectionLost, CorralError, TransferError
+from ...errors import ConnectionLost, CorralError, LocalFileNotFoundError, TransferError
 from ...result import Result, TransferResult
 from ...runner.cancel import finish
 from ...runner.command import Command
@@ -94,6 +94,15 @@ def _translate(end: Endpoint, verb: str, local: str, remote: str) -> Iterator[No
         where = f"remote {exc.path}: " if exc.path else ""
         raise TransferError(
             host, f"cannot {verb}: {where}{exc.reason}", local=local, remote=remote
+        ) from exc
+    except FileNotFoundError as exc:
+        if verb != "put":
+            raise TransferError(
+                host, f"cannot {verb}: {_local_reason(exc)}", local=local, remote=remote
+            ) from exc
+        # also a FileNotFoundError: Fabric's callers catch that (put reads a local file)
+        raise LocalFileNotFoundError(
+            host, f"cannot put: {_local_reason(exc)}", local=local, remote=remote
         ) from exc
     except OSError as exc:
         raise TransferError(

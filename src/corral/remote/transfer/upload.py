@@ -29,7 +29,7 @@ def _token() -> str:
 
 
 async def _create_temp(
-    sftp: SFTPSession, directory: str, name: str, mode: int | None
+    end: Endpoint, sftp: SFTPSession, directory: str, name: str, mode: int | None
 ) -> tuple[str, RemoteFile]:
     """Create an unguessable temp file in `directory`; a name someone else holds is skipped."""
     for attempt in range(3):
@@ -42,6 +42,10 @@ async def _create_temp(
                 raise _Refused(f"remote directory {directory} is not writable") from exc
             if exc.errno != errno.EEXIST or attempt == 2:
                 raise
+        except BaseException:
+            # cancelled (Ctrl-C) after the server made the file, before we heard it did
+            await _discard(end, sftp, path)
+            raise
     raise AssertionError("unreachable")
 
 
@@ -88,7 +92,7 @@ async def _put_file(
     if not atomic:
         return await _fill(await sftp.open_write(target), source, mode, meter)
     directory, name = posixpath.split(target)
-    temp, file = await _create_temp(sftp, directory or "/", name, mode)
+    temp, file = await _create_temp(end, sftp, directory or "/", name, mode)
     try:
         sent = await _fill(file, source, mode, meter)
         if before_rename is not None:

@@ -1,0 +1,5 @@
+"""`invoke.collection`'s name: `Collection`."""
+
+from .tasks.collection import Collection
+
+__all__ = ["Collection"]
