@@ -56,6 +56,10 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"testing", "aio"},
     # the run journal and report: consumes events, reads config; the CLI and engine call it
     "journal": {"events", "config", "errors", "result"},
+    # the broker is above the command line: its server runs cli's command in a long-lived
+    # process (parking the connections remote/ closes); its client side is the standard
+    # library only (test_the_broker_client_needs_nothing_but_the_standard_library)
+    "broker": {"cli", "sync", "remote"},
     # patchwork's helpers use only the context they are given (c.run, c.sudo, c.rsync)
     "patchwork": set(),
     # Fabric compatibility: the stand-ins name corral's modules (imported by name, at a
@@ -237,3 +241,46 @@ def test_no_import_circle_inside_a_package(package: str) -> None:
 def test_the_circle_check_finds_a_circle() -> None:
     graph = {"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": {"a.x"}}
     assert _circles(graph, set(graph)) == [{"a.x", "a.y", "a.z"}]
+
+
+def _imports_at_import_time(path: Path) -> list[str]:
+    """The absolute names a module imports when it is imported (not in functions, not under
+    `if TYPE_CHECKING:`)."""
+    package = _module(path).split(".")[:-1]
+    names: list[str] = []
+    todo: list[ast.AST] = list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name):
+            if node.test.id == "TYPE_CHECKING":
+                todo.extend(node.orelse)
+                continue
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                names.append(".".join(["corral", *base, *([node.module] if node.module else [])]))
+            else:
+                names.append(node.module or "")
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def test_the_broker_client_needs_nothing_but_the_standard_library() -> None:
+    """`corral` through a broker loads corral/__init__, broker/ and its client: only those, and
+    the standard library (the engine's imports are what a shell loop of invocations saves)."""
+    import sys
+
+    allowed = {"corral.broker", "corral.broker.protocol"}
+    found = []
+    for name in ("__init__.py", "broker/__init__.py", "broker/client.py", "broker/protocol.py"):
+        for imported in _imports_at_import_time(SRC / name):
+            top = imported.split(".")[0]
+            if imported in allowed or (top != "corral" and top in sys.stdlib_module_names):
+                continue
+            if imported == "__future__":
+                continue
+            found.append(f"{name}: {imported}")
+    assert found == []

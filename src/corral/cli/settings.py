@@ -74,6 +74,8 @@ def flag_settings(params: dict[str, Any]) -> dict[str, Any]:
         merge_dicts(flags, _nested("run.hide", HIDE_CHOICES[params["hide"]]))
     if params["forward_agent"]:
         merge_dicts(flags, {"forward_agent": True})
+    if params["persistent_session"]:
+        merge_dicts(flags, {"persistent_session": True})
     if params["identity"]:
         merge_dicts(flags, _nested("connect_kwargs.key_filename", list(params["identity"])))
     if params["ssh_config"]:

@@ -33,6 +33,8 @@ def global_defaults() -> dict[str, Any]:
         "forward_agent": False,
         "gateway": None,
         "inline_ssh_env": True,
+        # Run commands in one long-lived shell per connection (opt-in; see README).
+        "persistent_session": False,
         "load_ssh_configs": True,
         "ssh_config_path": None,
         "user_ssh_path": "~/.ssh/config",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -37,8 +38,9 @@ from ..runner.guards import guard_verdict, skipped_result
 from ..runner.local import run_local
 from ..runner.options import RunKwargs, RunOptions, Unpack, resolve_options
 from ..runner.output import OutputListener, OutputRoute, apply_route, route_listener
-from ..runner.process import run_process
+from ..runner.process import Process, run_process
 from ..runner.shaping import Shaping
+from ..runner.stdin import terminal_input
 from ..runner.sudo import SudoGuard, prepare_sudo
 from ..transport.sftp import SFTPSession
 from ..transport.ssh import SSHTransport
@@ -46,6 +48,7 @@ from . import forward, rsync, transfer
 from .facts import Facts, gather_facts
 from .link import Link
 from .process import RemoteProcess
+from .session import PersistentSession, SessionUnavailable
 from .sftp_client import SFTPClient
 from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 
@@ -54,6 +57,10 @@ from .transfer import GetKwargs, LocalPath, PutKwargs, TemplateKwargs
 _HELPER = RunOptions(hide=("stdout", "stderr"), warn=True, in_stream=False)
 #: Options of a guard's check (creates, unless, onlyif): quiet, and never raising.
 _PROBE = _HELPER
+#: What a connection keeps instead of a session when the host's shell cannot run one.
+_NO_SESSION = object()
+
+log = logging.getLogger("corral.remote")
 
 
 #: What `shell()` takes of the run options (Fabric's list); the rest are fixed for a shell.
@@ -76,6 +83,9 @@ class Connection(Link, Shaping):
     #: have not run yet, in the order first notified, each with whether it was notified in
     #: check mode only. Replaced, never changed in place.
     pending_handlers: tuple[tuple[Any, bool], ...] = ()
+    #: What this connection's transfers share with the other hosts of a group call (its
+    #: memory budget and local files); set by the group engine while the call runs.
+    transfer_pool: transfer.TransferPool | None = None
     _facts: Facts | None = None
     _sftp_client: SFTPClient | None = None
 
@@ -328,7 +338,19 @@ class Connection(Link, Shaping):
                 return await self._run(script, _HELPER, cleanup=True)
             return await self._sudo(script, _HELPER, None, guard.password, cleanup=True)
 
-        async def start(transport: SSHTransport) -> RemoteProcess:
+        async def stop(script: str) -> Result:
+            # Stop a command of the persistent session from a second channel (the same way)
+            if guard is None:
+                return await self._run(script, _HELPER, cleanup=True)
+            return await self._sudo(script, _HELPER, None, guard.password, cleanup=True)
+
+        in_session = self._fits_session(options, ssh_env, guard, cleanup)
+
+        async def start(transport: SSHTransport) -> Process:
+            if in_session:
+                session = await self._session(transport)
+                if session is not None:
+                    return session.run(wire, stop)
             process = await transport.start_process(wire, pty=options.pty, env=ssh_env)
             return RemoteProcess(process, kill)
 
@@ -357,6 +379,53 @@ class Connection(Link, Shaping):
                 stdout=exc.stdout,
                 stderr=exc.stderr,
             ) from exc
+
+    def _fits_session(
+        self,
+        options: RunOptions,
+        ssh_env: Mapping[str, str] | None,
+        guard: SudoGuard | None,
+        cleanup: bool,
+    ) -> bool:
+        """True when the command can run in the persistent session: it is on, and the
+        command needs no stdin (no in_stream, terminal, watchers or sudo password), no pty
+        and no SSH env request; cleanup after an interrupt always takes its own channel."""
+        return (
+            self.persistent_session
+            and not cleanup
+            and not options.pty
+            and not options.watchers
+            and not ssh_env
+            and (guard is None or guard.password is None)
+            and (options.in_stream is False or (options.in_stream is None and not terminal_input()))
+        )
+
+    async def _session(self, transport: SSHTransport) -> PersistentSession | None:
+        """Return the connection's idle persistent session (started on first use), or None
+        when it is busy or the host's shell cannot run one (then commands take channels)."""
+        extras = transport.extras
+        session = extras.get("session")
+        if session is _NO_SESSION:
+            return None
+        if isinstance(session, PersistentSession) and not session.is_closed:
+            return None if session.is_busy else session
+        lock = extras.setdefault("session_lock", asyncio.Lock())
+        async with lock:
+            session = extras.get("session")
+            if isinstance(session, PersistentSession) and not session.is_closed:
+                return None if session.is_busy else session
+            if session is _NO_SESSION:
+                return None
+            try:
+                session = await PersistentSession.start(transport)
+            except SessionUnavailable as exc:
+                log.info(
+                    "%s: no persistent session (%s); a channel per command", self.original_host, exc
+                )
+                extras["session"] = _NO_SESSION
+                return None
+            extras["session"] = session
+            return session
 
     @contextlib.contextmanager
     def _in_flight(self, what: str, cleanup: bool = False) -> Iterator[None]:
@@ -494,8 +563,14 @@ class Connection(Link, Shaping):
     def _endpoint(self) -> transfer.Endpoint:
         """Return what a transfer needs of this connection: its name, cwd, SFTP, helpers."""
 
+        pool = self.transfer_pool
+
         async def open_sftp() -> SFTPSession:
-            return await self._with_transport(SFTPSession.start)
+            if pool is None:
+                return await self._with_transport(SFTPSession.start)
+            return await self._with_transport(
+                lambda transport: SFTPSession.start(transport, pool.budget, pool.block_size)
+            )
 
         async def run(command: Command) -> Result:
             return await self._run(self._shape(command), _HELPER)
@@ -516,6 +591,7 @@ class Connection(Link, Shaping):
             run=run,
             sudo=sudo,
             clean=clean,
+            pool=pool,
         )
 
     def _dry_transfer(self, verb: str, local: Any, remote: str | None) -> TransferResult | None:

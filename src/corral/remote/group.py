@@ -38,7 +38,7 @@ from ..runner.prefix import host_lines
 from .connection import Connection
 from .limits import ensure_open_files
 from .recorder import RunRecorder, run_secrets
-from .transfer import GetKwargs, LocalPath, PutKwargs
+from .transfer import DEFAULT_BUDGET, GetKwargs, LocalPath, PutKwargs, TransferPool
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict
@@ -68,6 +68,7 @@ class GroupKwargs(TypedDict, total=False):
     fail_fast: bool
     host_timeout: float | None
     connect_retries: int
+    transfer_budget: int
 
 
 class ConnectionKwargs(TypedDict, total=False):
@@ -81,6 +82,7 @@ class ConnectionKwargs(TypedDict, total=False):
     connect_timeout: float | None
     connect_kwargs: Mapping[str, Any] | None
     inline_ssh_env: bool | None
+    persistent_session: bool | None
 
 
 class RecordingKwargs(TypedDict, total=False):
@@ -119,6 +121,8 @@ class GroupPolicy:
     host_timeout: float | None = None
     connect_retries: int = 3
     handshakes: int = HANDSHAKES
+    #: Bytes all the hosts' transfers may hold in flight at once (requests and shared reads).
+    transfer_budget: int = DEFAULT_BUDGET
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -127,6 +131,10 @@ class GroupPolicy:
             raise ConfigError(f"connect_retries={self.connect_retries!r} must be >= 0")
         if self.host_timeout is not None and self.host_timeout <= 0:
             raise ConfigError(f"host_timeout={self.host_timeout!r} must be positive")
+        try:
+            TransferPool(self.transfer_budget)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def count_of(value: int | str | None, total: int, name: str) -> int | None:
@@ -147,6 +155,19 @@ def count_of(value: int | str | None, total: int, name: str) -> int | None:
         raise ConfigError(
             f"{name}={value!r}: expected a count (e.g. 10) or a percentage (10%)"
         ) from exc
+
+
+@contextlib.contextmanager
+def sharing(connections: Sequence[Connection], pool: TransferPool) -> Iterator[None]:
+    """While the block runs, the connections' transfers share `pool` (budget, local files)."""
+    saved = [conn.transfer_pool for conn in connections]
+    for conn in connections:
+        conn.transfer_pool = pool
+    try:
+        yield
+    finally:
+        for conn, before in zip(connections, saved, strict=True):
+            conn.transfer_pool = before
 
 
 @contextlib.contextmanager
@@ -221,6 +242,9 @@ class Group:
         #: The run the group's calls belong to when an executor records one: the group then
         #: emits its hosts' events into that run instead of a run per call.
         self.recorder: RunRecorder | None = None
+        #: What the latest call's transfers shared: its budget's `peak` says the most bytes
+        #: they held in flight at once, its files' `reads` how many blocks were read.
+        self.last_pool: TransferPool | None = None
 
     @classmethod
     def from_connections(
@@ -440,26 +464,33 @@ class Group:
                         )
 
         waves = [range(i, min(i + batch, total)) for i in range(0, total, batch)]
-        for wave in waves:
-            if state["stop"] is not None:
-                for index in wave:
-                    record(index, HostSkipped(connections[index].original_host, state["stop"]))
-                continue
-            tasks = [asyncio.ensure_future(one(i, connections[i])) for i in wave]
-            try:
-                await asyncio.gather(*tasks)
-            except asyncio.CancelledError:
-                await self._interrupt(tasks, connections, outcomes, set(started_hosts))
-                if recorder is not None:  # the interrupted and never started hosts
-                    now = time.monotonic()
-                    for index in sorted(set(outcomes) - reported):
-                        began = started_hosts.get(index)
-                        took = now - began if began is not None else None
-                        recorder.host_finished(
-                            connections[index].original_host, outcomes[index], took
-                        )
-                publish()
-                raise
+        pool = TransferPool(policy.transfer_budget, concurrency)
+        self.last_pool = pool
+        try:
+            with sharing(connections, pool):
+                for wave in waves:
+                    if state["stop"] is not None:
+                        for index in wave:
+                            host = connections[index].original_host
+                            record(index, HostSkipped(host, state["stop"]))
+                        continue
+                    tasks = [asyncio.ensure_future(one(i, connections[i])) for i in wave]
+                    try:
+                        await asyncio.gather(*tasks)
+                    except asyncio.CancelledError:
+                        await self._interrupt(tasks, connections, outcomes, set(started_hosts))
+                        if recorder is not None:  # the interrupted and never started hosts
+                            now = time.monotonic()
+                            for index in sorted(set(outcomes) - reported):
+                                began = started_hosts.get(index)
+                                took = now - began if began is not None else None
+                                recorder.host_finished(
+                                    connections[index].original_host, outcomes[index], took
+                                )
+                        publish()
+                        raise
+        finally:
+            await pool.aclose()
         publish()
         if result.failed or result.skipped:
             raise GroupException(result)

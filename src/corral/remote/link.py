@@ -26,6 +26,7 @@ from ..transport.target import (
     ssh_config_paths,
 )
 from .gateway import HopPool, shared_hops
+from .parking import Parking, connection_key
 
 T = TypeVar("T")
 
@@ -47,6 +48,9 @@ class Link:
     """One host's SSH connection: opened on first use, shared, reopened after an idle drop."""
 
     _hops: HopPool = shared_hops
+    #: Where closed connections wait for the next Connection with the same settings: set
+    #: in the broker's process only (elsewhere closing a Connection closes its connection).
+    _parking: Parking | None = None
 
     def __init__(
         self,
@@ -62,6 +66,7 @@ class Link:
         *,
         hostname: str | None = None,
         host_vars: Mapping[str, Any] | None = None,
+        persistent_session: bool | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         if gateway is None and isinstance(self.config.get("gateway"), Link):
@@ -98,6 +103,12 @@ class Link:
             lambda: self._reconnect_for("connect_kwargs"),
         )
         self.inline_ssh_env = settings.inline_ssh_env
+        #: Run commands in one long-lived shell on the connection, not a channel each.
+        self.persistent_session = bool(
+            persistent_session
+            if persistent_session is not None
+            else self.config.get("persistent_session", False)
+        )
         #: How the host is reached: directly (None), through a Connection, or a ProxyCommand.
         self.gateway: Link | str | None = through or settings.proxy_command
         if settings.proxy_jump:
@@ -246,7 +257,10 @@ class Link:
                 self._transport = None
             gateway = self.gateway if isinstance(self.gateway, Link) else None
             if gateway is None:
-                self._transport = await SSHTransport.connect(self._target())
+                target = self._target()
+                parking = self._parking
+                parked = parking.take(connection_key(target)) if parking is not None else None
+                self._transport = parked or await SSHTransport.connect(target)
                 return self._transport
             tunnel = await self._open_gateway(gateway)
             async with self._hops.admit(gateway):  # admitted at a bounded rate per bastion
@@ -284,15 +298,30 @@ class Link:
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        """Close the SSH connection (and any ProxyJump hops this connection opened)."""
+        """Close the SSH connection (and any ProxyJump hops this connection opened).
+
+        In the broker's process a direct connection is parked instead, for the next
+        Connection with the same settings.
+        """
         transport, self._transport = self._transport, None
         if transport is not None and self._owns_loop():
-            transport.close()
-            await transport.wait_closed()
+            if self._parking is not None and self._parkable(transport):
+                self._parking.park(connection_key(transport.target), transport)
+            else:
+                transport.close()
+                await transport.wait_closed()
         # else it belongs to another loop (closed, or the parent's after a fork): left alone
         if self._uses_gateway and isinstance(self.gateway, Link):
             self._uses_gateway = False
             await self._hops.release(self.gateway)
+
+    def _parkable(self, transport: SSHTransport) -> bool:
+        """True for an open direct connection with nothing running on it."""
+        return (
+            not transport.is_closed
+            and self.gateway is None
+            and not any(not task.done() for task in self._commands)
+        )
 
     async def __aenter__(self: T) -> T:
         return self

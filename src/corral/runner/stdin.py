@@ -28,6 +28,11 @@ def _terminal_fd() -> int | None:
         return None
 
 
+def terminal_input() -> bool:
+    """True when a command's default stdin would be this process's interactive terminal."""
+    return _terminal_fd() is not None
+
+
 class StdinFeeder:
     """Copy input to a process until it ends; `stop()` detaches without blocking."""
 

@@ -43,6 +43,7 @@ class Connection(Runner, core=AsyncConnection):
         *,
         hostname: str | None = None,
         host_vars: Mapping[str, Any] | None = None,
+        persistent_session: bool | None = None,
     ) -> None:
         self._adopt(
             AsyncConnection(
@@ -57,6 +58,7 @@ class Connection(Runner, core=AsyncConnection):
                 inline_ssh_env=inline_ssh_env,
                 hostname=hostname,
                 host_vars=host_vars,
+                persistent_session=persistent_session,
             )
         )
 
@@ -145,6 +147,11 @@ class Connection(Runner, core=AsyncConnection):
     def transport(self) -> Any:
         """Not available: paramiko's Transport in Fabric; the error says what to use."""
         return self._async.transport
+
+    @property
+    def persistent_session(self) -> bool:
+        """Whether commands run in one long-lived shell on the connection (not a channel each)."""
+        return self._async.persistent_session
 
     @property
     def output_route(self) -> OutputRoute | None:

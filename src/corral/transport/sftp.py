@@ -17,11 +17,12 @@ import re
 import stat
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import asyncssh
 
 from ..errors import ConnectionLost
+from .budget import TransferBudget
 from .ssh import SSHTransport, TransportClosed
 
 #: Largest read or write request: OpenSSH's sftp-server refuses messages over 256 KiB.
@@ -182,19 +183,36 @@ def _lost(request: str, reason: str) -> str:
 
 
 class SFTPSession:
-    """An SFTP channel on an open connection; holds one of its channel slots until closed."""
+    """An SFTP channel on an open connection; holds one of its channel slots until closed.
 
-    def __init__(self, client: asyncssh.SFTPClient, transport: SSHTransport) -> None:
+    With a `budget`, every read and write request reserves its bytes there first (a group's
+    transfers share one), and requests are `block_size` bytes at most.
+    """
+
+    def __init__(
+        self,
+        client: asyncssh.SFTPClient,
+        transport: SSHTransport,
+        budget: TransferBudget | None = None,
+        block_size: int = BLOCK_SIZE,
+    ) -> None:
         self._client = client
         self._transport = transport
         self.label = transport.target.label
+        self.budget = budget
         limits = client.limits
-        self.read_size = min(BLOCK_SIZE, limits.max_read_len or BLOCK_SIZE)
-        self.write_size = min(BLOCK_SIZE, limits.max_write_len or BLOCK_SIZE)
+        block = min(BLOCK_SIZE, block_size)
+        self.read_size = min(block, limits.max_read_len or block)
+        self.write_size = min(block, limits.max_write_len or block)
         self._closed = False
 
     @classmethod
-    async def start(cls, transport: SSHTransport) -> SFTPSession:
+    async def start(
+        cls,
+        transport: SSHTransport,
+        budget: TransferBudget | None = None,
+        block_size: int = BLOCK_SIZE,
+    ) -> SFTPSession:
         """Open an SFTP channel; TransportClosed when the connection is gone (safe to retry)."""
         await transport._acquire()
         try:
@@ -219,7 +237,7 @@ class SFTPSession:
         except BaseException:
             transport._release()
             raise
-        return cls(client, transport)
+        return cls(client, transport, budget, block_size)
 
     @property
     def is_closed(self) -> bool:
@@ -361,6 +379,11 @@ class RemoteFile:
         self.path = path
         self._label = session.label
 
+    @property
+    def is_budgeted(self) -> bool:
+        """True when its requests reserve bytes in a shared budget (see `read_into`)."""
+        return self._session.budget is not None
+
     async def stat(self) -> RemoteStat:
         """Return the open file's attributes."""
         with _errors(self._label, self.path, "stat"):
@@ -409,11 +432,13 @@ class RemoteFile:
             await self._write_block(data[start : start + step], offset + start)
         return len(data)
 
-    async def _write_block(self, data: bytes, offset: int) -> int:
+    async def _write_block(self, data: bytes | memoryview, offset: int) -> int:
         if self._session.is_closed:
             raise ConnectionLost(self._label, "connection lost during SFTP write")
         with _errors(self._label, self.path, "write"):
-            await self._handle.write(data, offset)
+            # a memoryview (a shared block) is sent as it is: asyncssh only measures and
+            # concatenates it, which a buffer allows
+            await self._handle.write(cast(bytes, data), offset)
         return len(data)
 
     async def _read_block(self, offset: int, size: int) -> bytes:
@@ -422,15 +447,36 @@ class RemoteFile:
         return data
 
     async def write_from(
-        self, read: Callable[[int], Awaitable[bytes]], progress: Progress | None = None
+        self, read: Callable[[int], Awaitable[bytes | memoryview]], progress: Progress | None = None
     ) -> int:
-        """Write what `read(n)` returns until it returns b""; return the byte count."""
+        """Write what `read(n)` returns until it returns b""; return the byte count.
+
+        At most MAX_REQUESTS writes are in flight; with a budget, each one reserves its block
+        before the block is read, and gives it back once the server acknowledged it.
+        """
+        budget = self._session.budget
+        size = self._session.write_size
         pending: collections.deque[asyncio.Task[int]] = collections.deque()
         offset = 0
         try:
-            while data := await read(self._session.write_size):
-                pending.append(asyncio.ensure_future(self._write_block(data, offset)))
+            while True:
+                held = await budget.acquire(size) if budget is not None else 0
+                try:
+                    data = await read(size)
+                except BaseException:
+                    if budget is not None:
+                        budget.release(held)
+                    raise
+                if not data:
+                    if budget is not None:
+                        budget.release(held)
+                    break
+                task = asyncio.ensure_future(self._write_block(data, offset))
+                if budget is not None:
+                    task.add_done_callback(functools.partial(_give_back, budget, held))
+                pending.append(task)
                 offset += len(data)
+                del data  # the request holds the block now: it is freed with the request
                 if len(pending) >= MAX_REQUESTS:
                     _report(progress, await pending.popleft())
             while pending:
@@ -445,34 +491,58 @@ class RemoteFile:
         size: int,
         progress: Progress | None = None,
     ) -> int:
-        """Read `size` bytes (fewer if the file shrank) into `write`, in order; return the count."""
+        """Read `size` bytes (fewer if the file shrank) into `write`, in order; return the count.
+
+        With a budget, each request reserves its length before it is sent, and gives it back
+        once `write` has taken the data (so `write` must not keep it).
+        """
+        budget = self._session.budget
         block = self._session.read_size
         pending: collections.deque[tuple[int, int, asyncio.Task[bytes]]] = collections.deque()
+        held: collections.deque[int] = collections.deque()  # reserved bytes, one per request
         next_offset = done = 0
         try:
             while next_offset < size or pending:
                 while next_offset < size and len(pending) < MAX_REQUESTS:
                     length = min(block, size - next_offset)
+                    if budget is not None:
+                        # Never wait for room while holding blocks only this loop frees.
+                        got = budget.try_acquire(length) if pending else None
+                        if pending and got is None:
+                            break  # no room now: take in what is in flight first
+                        held.append(got if got is not None else await budget.acquire(length))
                     task = asyncio.ensure_future(self._read_block(next_offset, length))
                     pending.append((next_offset, length, task))
                     next_offset += length
                 offset, length, task = pending.popleft()
-                data = await task
-                while data and len(data) < length:  # a short read: fetch the rest in order
-                    more = await self._read_block(offset + len(data), length - len(data))
-                    if not more:
-                        break
-                    data += more
+                try:
+                    data = await task
+                    while data and len(data) < length:  # a short read: the rest, in order
+                        more = await self._read_block(offset + len(data), length - len(data))
+                        if not more:
+                            break
+                        data += more
+                    if data:
+                        await write(data)
+                finally:
+                    if budget is not None:
+                        budget.release(held.popleft())
                 if not data:  # the file shrank: nothing more to read
                     break
-                await write(data)
                 done += len(data)
                 _report(progress, len(data))
                 if len(data) < length:
                     break
         finally:
             await _cancel_all(task for _, _, task in pending)
+            if budget is not None:
+                for amount in held:
+                    budget.release(amount)
         return done
+
+
+def _give_back(budget: TransferBudget, amount: int, _task: asyncio.Future[Any]) -> None:
+    budget.release(amount)
 
 
 def _report(progress: Progress | None, count: int) -> None:

@@ -20,6 +20,7 @@ import asyncssh
 from ..config.secret import reveal
 from ..errors import ConnectionLost, HandshakeError, KeyFileError
 from ..result import ExitStatus
+from .coalesce import CoalescingConnector
 from .error_map import connect_errors, lost
 from .hostkeys import HostKeyVerifier
 from .target import ConnectTarget
@@ -129,6 +130,9 @@ class SSHTransport:
         self._limit = max(1, target.max_sessions)
         self._active = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        #: What the layers above keep with this connection for its lifetime (remote's
+        #: persistent session), so that it goes wherever the connection goes.
+        self.extras: dict[str, Any] = {}
 
     @classmethod
     async def connect(
@@ -178,6 +182,8 @@ class SSHTransport:
             options["tunnel"] = tunnel._conn
         elif target.proxy_command:
             options["proxy_command"] = target.proxy_command
+        else:  # a direct TCP connection whose packets of one loop turn go out together
+            options["tunnel"] = CoalescingConnector()
         options.update(target.extra)
         with connect_errors(
             target.label,
@@ -419,3 +425,7 @@ class SSHProcess:
     async def wait(self) -> ExitStatus:
         """Wait for the exit status, after all output arrived."""
         return await asyncio.shield(self._session.done)
+
+    def when_done(self, callback: Callable[[asyncio.Future[ExitStatus]], None]) -> None:
+        """Call `callback` with the exit's future once the channel has closed (no task waits)."""
+        self._session.done.add_done_callback(callback)

@@ -18,12 +18,14 @@ from .paths import (
     resolve_remote,
     temp_name,
 )
+from .pool import DEFAULT_BUDGET, TransferPool
 from .session import Endpoint
 from .source import LOCAL_BATCH, ProgressCallback
 from .template import TemplateKwargs, put_template, render_template
 from .upload import HASH_BATCH
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "HASH_BATCH",
     "LOCAL_BATCH",
     "NAME_MAX",
@@ -34,6 +36,7 @@ __all__ = [
     "ProgressCallback",
     "PutKwargs",
     "TemplateKwargs",
+    "TransferPool",
     "check_listing",
     "default_mode",
     "expand_local",

@@ -103,7 +103,7 @@ async def put(
         )
     display = repr(local) if path is None else _absolute(path)
     with _translate(end, "put", display, remote or "~"):
-        source = _Source.open(local)
+        source = _Source.open(local, end.files)
     try:
         final_mode = mode if mode is not None else (source.mode if preserve_mode else None)
         if sudo:

@@ -22,9 +22,11 @@ from .source import LOCAL_BATCH, _Meter
 async def _receive(
     file: RemoteFile, size: int, write: Callable[[bytes], object], meter: _Meter
 ) -> int:
-    """Read a remote file into `write`, which runs in a worker thread once per LOCAL_BATCH."""
+    """Read a remote file into `write`, which runs in a worker thread once per LOCAL_BATCH
+    (once per block when a group's budget counts the blocks: none may be held back)."""
     chunks: list[bytes] = []
     held = 0
+    batch = 1 if file.is_budgeted else LOCAL_BATCH
 
     async def flush() -> None:
         nonlocal held
@@ -38,7 +40,7 @@ async def _receive(
         nonlocal held
         chunks.append(data)
         held += len(data)
-        if held >= LOCAL_BATCH:
+        if held >= batch:
             await flush()
 
     received = await file.read_into(collect, size, meter)

@@ -17,6 +17,7 @@ from ...result import Result, TransferResult
 from ...runner.cancel import finish
 from ...runner.command import Command
 from ...transport.sftp import CLEANUP_TIMEOUT, RemotePathError, SFTPSession, quiet_dead_socket
+from .pool import SharedFiles, TransferPool
 
 log = logging.getLogger("corral.transfer")
 
@@ -40,6 +41,13 @@ class Endpoint:
     sudo: Callable[[str], Awaitable[Result]]
     #: a helper that runs even after an interrupt (removing what a stopped transfer left)
     clean: Callable[[Command], Awaitable[Result]]
+    #: what the transfers of a group call share (memory budget, local files); None alone
+    pool: TransferPool | None = None
+
+    @property
+    def files(self) -> SharedFiles | None:
+        """The local files shared with the group's other uploads, if in a group call."""
+        return self.pool.files if self.pool is not None else None
 
 
 class _Refused(Exception):

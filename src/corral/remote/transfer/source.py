@@ -1,5 +1,5 @@
-"""What an upload reads (a local file, a caller's file object or bytes) and the meter that
-reports progress."""
+"""What an upload reads (a local file, a caller's file object or bytes; through a group's
+shared file when there is one) and the meter that reports progress."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import IO
 
 from ...errors import ConfigError
 from .paths import LocalPath
+from .pool import SharedFile, SharedFiles
 from .session import _Refused
 
 ProgressCallback = Callable[[int, int], None]
@@ -48,9 +49,11 @@ class _Source:
     owned: bool
     start: int | None = None
     _ahead: memoryview | bytes = b""  # read from the file, not yet handed out
+    shared: SharedFile | None = None  # read through, block by block, when a group shares it
+    _offset: int = 0
 
     @classmethod
-    def open(cls, local: LocalPath | IO[bytes]) -> _Source:
+    def open(cls, local: LocalPath | IO[bytes], files: SharedFiles | None = None) -> _Source:
         if _is_file_like(local):
             file: IO[bytes] = local  # type: ignore[assignment]
             name = getattr(file, "name", None)
@@ -68,15 +71,26 @@ class _Source:
         file = open(path, "rb")  # closed by close()
         info = os.fstat(file.fileno())
         return cls(
-            file, path, os.path.basename(path), stat.S_IMODE(info.st_mode), info.st_size, True
+            file,
+            path,
+            os.path.basename(path),
+            stat.S_IMODE(info.st_mode),
+            info.st_size,
+            True,
+            shared=files.share(file) if files is not None else None,
         )
 
     @classmethod
     def from_bytes(cls, data: bytes, display: str, name: str) -> _Source:
         return cls(io.BytesIO(data), display, name, None, len(data), owned=True, start=0)
 
-    async def read(self, size: int) -> bytes:
-        """Return the next `size` bytes (fewer at the end), read LOCAL_BATCH at a time."""
+    async def read(self, size: int) -> bytes | memoryview:
+        """Return the next `size` bytes (fewer at the end), read LOCAL_BATCH at a time (or,
+        shared, the block every upload of the file gets)."""
+        if self.shared is not None:
+            block = await self.shared.block(self._offset, size)
+            self._offset += len(block)
+            return block
         if not self._ahead:
             data = await asyncio.to_thread(self.file.read, max(size, LOCAL_BATCH))
             if not isinstance(data, bytes | bytearray | memoryview):
@@ -90,6 +104,7 @@ class _Source:
             raise ConfigError("only_changed needs a seekable file-like object")
         self.file.seek(0)
         self._ahead = b""
+        self._offset = 0
 
     def sha256(self) -> str:
         self.rewind()

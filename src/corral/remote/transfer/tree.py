@@ -143,7 +143,7 @@ async def _put_tree(
                         await sftp.chmod(path, mode)
                         changed = True
                 elif entry.kind == "file":
-                    source = _Source.open(local_path)
+                    source = _Source.open(local_path, end.files)
                     try:
                         sent += await _put_file(
                             end,
