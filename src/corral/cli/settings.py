@@ -43,6 +43,9 @@ _SWITCHES = {"echo": "run.echo", "warn_only": "run.warn", "dry": "run.dry", "pty
 _VALUES = {
     "connect_timeout": "timeouts.connect",
     "command_timeout": "timeouts.command",
+    "executor": "executor.kind",
+    "workers": "executor.workers",
+    "ray_address": "executor.ray_address",
 }
 
 

@@ -30,6 +30,7 @@ from ..remote.group import STOP_WAIT, HostCall, host_share, in_run, interrupted_
 from ..remote.recorder import RunRecorder
 from ..result import Result
 from ..runner.output import OutputRoute
+from ..sync.connection import Connection as SyncConnection
 from ..sync.portal import portal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor
@@ -187,13 +188,27 @@ class Shard:
 
             return method
         if kind == "call":
-            function: Callable[[Connection], Any] = args[0]
-            return function
+            function: Callable[[Any], Any] = args[0]
+            if not kwargs.get("blocking"):
+                return function
+            threads = self._thread_pool()
+
+            async def blocking(conn: Connection) -> Any:
+                twin = SyncConnection.twin(conn)
+                return await asyncio.get_running_loop().run_in_executor(threads, function, twin)
+
+            return blocking
         if kind == "dry":
             return _dry(str(args[0]) if args else "true")
         if kind == "task":
             return self._task(operation)
         raise ConfigError(f"{host}: operation {kind!r} is not known to this worker")
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        """Return the threads blocking tasks and functions run in (made on first use)."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="corral-task")
+        return self._threads
 
     def _task(self, operation: Operation) -> HostCall:
         """Return the coroutine function running a task of a corralfile (imported here once)."""
@@ -203,17 +218,17 @@ class Shard:
         if collection is None:
             collection = load_collection(Path(operation.source))
             self._collections[operation.source] = collection
-        name = str(operation.args[0])
-        dotted, task = collection.resolve(name)
+        try:
+            dotted, task = collection.resolve(str(operation.args[0]))
+        except KeyError:  # a task defined elsewhere than the collection's root: its own name
+            dotted, task = collection.resolve(str(operation.args[-1]))
         call = Call(
             task,
             tuple(operation.kwargs.get("args", ())),
             dict(operation.kwargs.get("kwargs", {})),
             called_as=dotted,
         )
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="corral-task")
-        threads = self._threads
+        threads = self._thread_pool()
 
         async def run_task(conn: Connection) -> Any:
             executor = Executor(collection, conn.config)

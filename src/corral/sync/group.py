@@ -11,6 +11,7 @@ from typing import IO, Any, ClassVar
 from ..events import EventBus, EventSink, bus_for
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.executors import Operation
 from ..remote.transfer import LocalPath
 from ..result import GroupResult
 from ..runner.command import Command
@@ -97,14 +98,22 @@ class Group(list[Connection]):
         return call(self._engine().close)
 
     def apply(
-        self, function: Callable[[Connection], Any], **limits: Unpack[engine.GroupKwargs]
+        self,
+        function: Callable[[Connection], Any],
+        *,
+        operation: Operation | None = None,
+        **limits: Unpack[engine.GroupKwargs],
     ) -> GroupResult:
         """Call `function(connection)` for every host, under the group's limits.
 
         The function blocks (it may call the connection's methods), so each host in flight
         has a worker thread; the GroupResult maps each host to its return value or error.
+        With an executor, each worker runs `operation`, else the function itself (a
+        module-level function, sent by reference, called with its blocking Connection).
         """
         group = self._engine()
+        if operation is None and group.executor is not None:
+            operation = Operation("call", (function,), {"blocking": True})
         concurrency = int(limits.get("concurrency") or group.policy.concurrency)
         workers = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(group))))
         twins = {id(c._async): c for c in self}
@@ -119,7 +128,7 @@ class Group(list[Connection]):
                 raise
 
         try:
-            return call(group.apply, one, **limits)
+            return call(group.apply, one, operation=operation, **limits)
         finally:
             workers.shutdown(wait=False)
 
