@@ -35,6 +35,8 @@ from .shard import Shard
 
 #: Seconds an actor may take to start before the cluster is said to be unable to run it.
 ACTOR_START_TIMEOUT = 120.0
+#: The cluster this process connected to (Ray connects a process to one cluster).
+_connected_to: str | None = None
 #: How much of a placement resource one actor takes (many actors fit on a node with 1 of it).
 RESOURCE_SHARE = 0.001
 
@@ -108,8 +110,14 @@ class RayExecutor:
 
     def connect(self) -> None:
         """Connect this process to the cluster; raise ExecutorError when it cannot be reached."""
+        global _connected_to
         if self._connected and ray.is_initialized():
             return
+        if ray.is_initialized() and _connected_to not in (None, self.address):
+            raise ExecutorError(
+                f"ray executor: this process is connected to the Ray cluster at "
+                f"{_connected_to!r}, not {self.address!r} (Ray allows one cluster per process)"
+            )
         if not ray.is_initialized():
             _check_reachable(self.address)
             options: dict[str, Any] = {
@@ -129,6 +137,7 @@ class RayExecutor:
                     f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}; "
                     "start it (ray start --head) or give its address (--ray-address)"
                 ) from exc
+            _connected_to = self.address
         self._connected = True
 
     def resource(self, placement: str) -> str:
@@ -243,9 +252,10 @@ class RayExecutor:
             with contextlib.suppress(Exception):
                 ray.kill(shard.handle)
         self.shards = []
+        global _connected_to
         if ray.is_initialized():
             ray.shutdown()
-        self._connected = False
+        self._connected, _connected_to = False, None
 
 
 def _check_reachable(address: str) -> None:

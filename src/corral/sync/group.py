@@ -11,7 +11,7 @@ from typing import IO, Any, ClassVar
 from ..events import EventBus, EventSink, bus_for
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
-from ..remote.executors import Operation
+from ..remote.executors import GroupExecutor, Operation
 from ..remote.transfer import LocalPath
 from ..result import GroupResult
 from ..runner.command import Command
@@ -33,11 +33,13 @@ class Group(list[Connection]):
     _limits: dict[str, Any] = {}  # replaced, never changed in place
     _last: engine.Group | None = None
     _events: EventBus | None = None
+    _executor: GroupExecutor | None = None
 
     def __init__(self, *hosts: str, **options: Unpack[engine.GroupOptions]) -> None:
         super().__init__()
         settings: dict[str, Any] = dict(options)
         self._events = bus_for(settings.pop("events", None), settings.pop("journal", None))
+        self._executor = settings.pop("executor", None)
         limits = {
             k: settings.pop(k) for k in list(settings) if k in engine.GroupKwargs.__annotations__
         }
@@ -52,6 +54,7 @@ class Group(list[Connection]):
         *,
         events: EventBus | None = None,
         journal: EventSink | None = None,
+        executor: GroupExecutor | None = None,
         **limits: Unpack[engine.GroupKwargs],
     ) -> Group:
         """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
@@ -60,6 +63,7 @@ class Group(list[Connection]):
         engine.GroupPolicy(**limits)
         group._limits = dict(limits)
         group._events = bus_for(events, journal)
+        group._executor = executor
         return group
 
     @property
@@ -83,6 +87,7 @@ class Group(list[Connection]):
         self._last = self._engine_class.from_connections(
             [c._async for c in self],
             events=self._events,
+            executor=self._executor,
             **self._limits,
         )
         return self._last
