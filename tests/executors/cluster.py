@@ -27,9 +27,9 @@ from pathlib import Path
 
 RAY = Path(sys.executable).with_name("ray")
 OBJECT_STORE = 100 * 1024 * 1024
-START_TIMEOUT = 240.0
-#: Set in every process of a test node (Ray's workers inherit it): how they are found.
-MARKER = "CORRAL_TEST_RAY_NODE"
+START_TIMEOUT = 400.0
+#: What `ray start --block` logs once its node is up.
+STARTED = "Ray runtime started"
 
 
 def free_port() -> int:
@@ -49,9 +49,10 @@ class Node:
     bind_address: str | None = None
 
     @property
-    def marker(self) -> str:
-        """The environment entry every process of this node has (workers inherit it)."""
-        return f"{MARKER}={self.log.with_suffix('')}"
+    def home(self) -> Path:
+        """The node's working directory: every process of the node inherits it (Ray rewrites
+        its workers' titles and environment, not their working directory)."""
+        return self.log.with_suffix("")
 
     def _signal(self, number: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -79,18 +80,16 @@ class Node:
 
     def alive_pids(self) -> list[int]:
         """Return the pids of this node's processes still running (not zombies)."""
-        wanted = self.marker.encode()
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if wanted not in (entry / "environ").read_bytes().split(b"\0"):
-                    continue
+                cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if state != "Z":
+            if cwd == str(self.home) and state != "Z":
                 found.append(int(entry.name))
         return found
 
@@ -127,7 +126,8 @@ class RayCluster:
             RAY_health_check_failure_threshold="3",
         )
         base.update(env)
-        base[MARKER] = str(log.with_suffix(""))
+        home = log.with_suffix("")
+        home.mkdir(parents=True, exist_ok=True)
         command = [
             str(RAY),
             "start",
@@ -135,10 +135,6 @@ class RayCluster:
             "--num-cpus=1",
             f"--object-store-memory={OBJECT_STORE}",
             "--disable-usage-stats",
-            f"--dashboard-agent-listen-port={free_port()}",
-            f"--dashboard-agent-grpc-port={free_port()}",
-            f"--metrics-export-port={free_port()}",
-            f"--runtime-env-agent-port={free_port()}",
             *args,
         ]
         with log.open("wb") as out:
@@ -148,7 +144,7 @@ class RayCluster:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=base,
-                cwd=self.root,
+                cwd=home,
                 start_new_session=True,
             )
         node = Node(name, process, log)
@@ -165,7 +161,6 @@ class RayCluster:
                 "--node-ip-address=127.0.0.1",
                 "--include-dashboard=false",
                 f"--dashboard-port={free_port()}",
-                f"--ray-client-server-port={free_port()}",
                 f"--temp-dir={self.temp_dir}",
             ],
             {},
@@ -187,7 +182,19 @@ class RayCluster:
             {"CORRAL_NODE_CONFIG": str(config)},
         )
         node.bind_address = address
+        self._wait_started(node)
         return node
+
+    def _wait_started(self, node: Node) -> None:
+        """Wait for a node's `ray start` to say it is up (nodes on one machine start one at a
+        time: two at once can pick the same port and one raylet dies)."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while STARTED not in node.log.read_text():
+            if node.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"ray node {node.name} did not start: " + node.log.read_text()[-3000:]
+                )
+            time.sleep(1)
 
     def _wait_for(self, count: int, resources: tuple[str, ...] = ()) -> None:
         """Wait until `count` nodes (and these resources) are in the cluster."""
@@ -205,11 +212,16 @@ class RayCluster:
                         f"ray node {node.name} exited ({node.process.returncode}): "
                         + node.log.read_text()[-3000:]
                     )
+            if not all(STARTED in node.log.read_text() for node in self.nodes):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Ray nodes did not start within {START_TIMEOUT:g} s")
+                time.sleep(1)
+                continue
             probe = subprocess.run(
                 [sys.executable, "-c", script],
                 capture_output=True,
                 text=True,
-                timeout=120,
+                timeout=300,
                 check=False,
                 env=dict(os.environ, RAY_USAGE_STATS_ENABLED="0"),
             )

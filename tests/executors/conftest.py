@@ -8,10 +8,13 @@ it with the test extras), they are never skipped.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-import ray  # noqa: F401 - a missing Ray fails the executor tests, never skips them
+import ray
 
 from corral import Config
 from corral.executors import PoolExecutor
@@ -73,6 +76,18 @@ def executor(request: pytest.FixtureRequest) -> GroupExecutor:
     else:
         made = request.getfixturevalue("ray_executor")
     return made
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Path]:
+    """A directory the fleet's login user can write to and read (hosts share this machine's
+    files): where hosts leave marks and find the caller's flags."""
+    path = Path(tempfile.mkdtemp(prefix="corral-exec-", dir="/tmp"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

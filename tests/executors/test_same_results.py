@@ -21,6 +21,9 @@ from corral.tasks.executor import Executor
 from corral.tasks.loader import load_collection
 from corral.testing.fleet import SSHDFleet
 
+#: A Ray cluster starts in ~20 s on an idle machine, minutes on a loaded one (the first test).
+pytestmark = pytest.mark.timeout(900)
+
 SERVER = "$(echo $SSH_CONNECTION | cut -d' ' -f3)"
 
 
@@ -58,7 +61,7 @@ def both(
 ) -> tuple[list[Any], list[Any]]:
     """Run `call(group)` in process and on the executor; return both views (a GroupException
     is viewed through its result)."""
-    views = []
+    views: list[list[Any]] = []
     for chosen in (None, executor):
         with Group(*hosts, config=config, executor=chosen) as group:
             try:
@@ -67,7 +70,7 @@ def both(
                 result = exc.result
                 views.append(["raised", *view(result)])
                 continue
-            views.append(view(result))
+            views.append(list(view(result)))
     return views[0], views[1]
 
 
@@ -86,7 +89,7 @@ def test_failures_and_warnings_give_the_same_results(
     fleet: SSHDFleet, config: Config, executor: GroupExecutor
 ) -> None:
     hosts = [h.alias for h in fleet.hosts]
-    failing = f'[ {SERVER} = {fleet.hosts[1].address} ] && {{ echo bad >&2; exit 3; }}; echo ok'
+    failing = f"[ {SERVER} = {fleet.hosts[1].address} ] && {{ echo bad >&2; exit 3; }}; echo ok"
     here, there = both(hosts, config, executor, lambda g: g.run(failing, hide=True))
     assert here == there
     assert there[0] == "raised" and there[2][1] == "UnexpectedExit"
@@ -146,7 +149,7 @@ def test_a_closure_or_file_object_cannot_travel_and_nothing_starts(
     assert not marker.exists()
 
 
-class source_file:  # noqa: N801 - a tiny context manager
+class source_file:
     def __init__(self, root: Path) -> None:
         self.path = root / "f.bin"
         self.path.write_bytes(b"x")
