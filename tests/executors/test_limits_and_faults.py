@@ -178,7 +178,7 @@ def test_an_unreachable_cluster_is_an_error_before_anything_starts(
     address = f"127.0.0.1:{free_port()}"
     started = time.monotonic()
     command = [
-        sys.executable, "-m", "corral", "-S", str(fleet.ssh_config_path),
+        sys.executable, "-m", "corral.cli.main", "-S", str(fleet.ssh_config_path),
         "-H", ",".join(h.alias for h in fleet.hosts), "-P",
         "--executor", "ray", "--ray-address", address, "--", f"touch {tmp_path}/{SERVER}",
     ]  # fmt: skip
@@ -357,7 +357,7 @@ def test_ctrl_c_ends_the_command_with_130_and_stops_the_hosts(
         cluster: RayCluster = request.getfixturevalue("ray_cluster")
         extra += ["--ray-address", cluster.address]
     command = [
-        sys.executable, "-m", "corral", "-S", str(fleet.ssh_config_path),
+        sys.executable, "-m", "corral.cli.main", "-S", str(fleet.ssh_config_path),
         "-H", ",".join(h.alias for h in fleet.hosts), "-P", *extra,
         "--", f"echo started; {sleeper}",
     ]  # fmt: skip

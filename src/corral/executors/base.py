@@ -27,6 +27,8 @@ class ShardHandle:
     #: The placement it serves ("eu"), or None: any host.
     placement: str | None = None
     node: str = ""
+    #: The worker's process id (on its node), when known.
+    pid: int | None = None
     alive: bool = True
     jobs: set[str] = field(default_factory=set)
 

@@ -119,7 +119,9 @@ class PoolExecutor:
             except OSError as exc:
                 await self.close()
                 raise ExecutorError(f"pool executor: cannot start a worker process: {exc}") from exc
-            shard = ShardHandle(f"worker {number + 1} (pid {process.pid})", process.pid)
+            shard = ShardHandle(
+                f"worker {number + 1} (pid {process.pid})", process.pid, pid=process.pid
+            )
             self._pool.append(_Worker(shard, process))
 
     async def run(self, job: HostJob, emit: Emit) -> Any:

@@ -199,7 +199,7 @@ class RayExecutor:
                 "on its nodes, and do they have memory free?"
             ) from exc
         for shard, (node, machine, pid) in zip(made, where, strict=True):
-            shard.node = f"{node[:12]} ({machine}, pid {pid})"
+            shard.node, shard.pid = f"{node[:12]} ({machine}, pid {pid})", pid
         self.shards += made
 
     # ------------------------------------------------------------------ hosts
