@@ -62,3 +62,43 @@ def test_an_unknown_executor_is_a_usage_error(fleet: SSHDFleet, corral_cli: Invo
     ran = corral_cli("-H", fleet.hosts[0].alias, "-P", "--executor", "nope", "--", "true")
     assert ran.exit_code == 2
     assert "nope" in ran.output
+
+
+def test_hosts_of_a_dead_worker_are_failed_and_rerun_failed_runs_them(
+    fleet: SSHDFleet, corral_cli: Invoke, tmp_path: Path
+) -> None:
+    marker = tmp_path / "died-once"
+    (tmp_path / "corralfile.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os, signal, time
+            from corral import task
+
+            @task
+            def fragile(c):
+                if not os.path.exists({str(marker)!r}):  # the worker dies, once
+                    open({str(marker)!r}, "w").close()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return c.run("echo fine", hide=True).stdout.strip()
+            """
+        )
+    )
+    hosts = ",".join(h.alias for h in fleet.hosts)
+    common = ["-S", str(fleet.ssh_config_path), "-H", hosts, "-P", "--output", "jsonl"]
+    ran = corral_cli(*common, "--executor", "pool", "--workers", "1", "fragile")
+    assert ran.exit_code == 1, ran.output
+    events = [json.loads(line) for line in ran.stdout.splitlines()]
+    finished = [e for e in events if e["type"] == "host_finished"]
+    assert {(e["host"], e["status"], e["error_type"]) for e in finished} == {
+        (h.alias, "failed", "ControllerLost") for h in fleet.hosts
+    }
+    assert all("controller lost" in e["error"] for e in finished)
+    rerun = corral_cli(
+        "-S", str(fleet.ssh_config_path), "-P", "--output", "jsonl", "--rerun-failed"
+    )
+    assert rerun.exit_code == 0, rerun.output
+    again = [json.loads(line) for line in rerun.stdout.splitlines()]
+    assert sorted(e["host"] for e in again if e["type"] == "host_finished") == sorted(
+        h.alias for h in fleet.hosts
+    )
+    assert {e["status"] for e in again if e["type"] == "host_finished"} == {"ok"}
