@@ -185,6 +185,16 @@ class RayCluster:
         self._wait_started(node)
         return node
 
+    def restart(self, node: Node) -> Node:
+        """Start a stopped (or killed) worker node again, with the same resources."""
+        region = node.name.removeprefix("node-")
+        number = int(str(node.bind_address).rsplit(".", 1)[1])
+        self.nodes.remove(node)
+        node.stop()
+        again = self.add_node(region, number)
+        self.wait_for(len(self.nodes), (f"region_{region}",))
+        return again
+
     def _wait_started(self, node: Node) -> None:
         """Wait for a node's `ray start` to say it is up (nodes on one machine start one at a
         time: two at once can pick the same port and one raylet dies)."""
