@@ -25,6 +25,9 @@ from typing import Any, Protocol
 from ..config import Config, Secret
 from ..errors import ConfigError, RemoteError
 from ..result import Result, TransferResult
+from ..transport.hoststring import parse_host_string
+from ..transport.sshconfig import HostConfig, Stamps, file_stamps, prime
+from ..transport.target import ssh_config_paths
 from .connection import Connection
 
 #: Operations a worker knows: a Connection method, a task of a corralfile, a module-level
@@ -52,6 +55,10 @@ class HostSpec:
     gateway: HostSpec | str | None = None
     #: Where the host should be run from (its placement var's value, e.g. "eu"), or None.
     placement: str | None = None
+    #: What the caller read from its ssh_config files for the host, and those files' stamps:
+    #: a worker that has the very same files uses it instead of parsing them again.
+    ssh_config: HostConfig | None = None
+    ssh_stamps: Stamps = ()
 
     @classmethod
     def of(cls, conn: Connection, placement_var: str | None = None) -> HostSpec:
@@ -82,6 +89,8 @@ class HostSpec:
             inline_ssh_env=conn.inline_ssh_env,
             gateway=gateway,
             placement=str(placed) if placed not in (None, "") else None,
+            ssh_config=conn.ssh_config,
+            ssh_stamps=file_stamps(ssh_config_paths(conn.config)),
         )
 
     def connection(self, overrides: Mapping[str, Any] | None = None) -> Connection:
@@ -89,6 +98,11 @@ class HostSpec:
         config = Config.from_levels([("defaults", self.config)])
         if overrides:
             config.merge(dict(overrides))
+        if self.ssh_config is not None and self.ssh_stamps:
+            stamps = file_stamps(ssh_config_paths(config))
+            if stamps == self.ssh_stamps:  # the same files: the caller's reading of them
+                user = str(config.get("user") or "root")
+                prime(parse_host_string(self.host).host, stamps, user, self.ssh_config)
         gateway: Connection | str | None = (
             self.gateway.connection(overrides)
             if isinstance(self.gateway, HostSpec)

@@ -423,6 +423,7 @@ class Group:
         self.last_result = result
         executor = self.executor
         specs: list[HostSpec] = []
+        secrets: tuple[Secret, ...] = ()
         if executor is not None:  # before any host starts: a refusal leaves every host alone
             if operation is None:
                 raise ConfigError(
@@ -433,6 +434,9 @@ class Group:
             operation.check_travels()
             placement = getattr(executor, "placement", None)
             specs = [HostSpec.of(c, placement) for c in connections]
+            found = {s for c in connections for s in run_secrets(c.config)}
+            found.update(recorder.secrets if recorder is not None else ())
+            secrets = tuple(Secret(s) for s in sorted(found))  # what workers mask
             await executor.start(specs)
 
         durations: dict[int, float] = {}
@@ -473,7 +477,7 @@ class Group:
                 conn.interrupted_result = None
                 try:
                     if executor is not None and operation is not None:
-                        job = self._job(specs[index], operation, policy, recorder, total > 1)
+                        job = self._job(specs[index], operation, policy, recorder, secrets)
                         outcome: Any = await self._remote(executor, conn, job, recorder)
                     else:
                         with in_run(conn, recorder) if recorder else contextlib.nullcontext():
@@ -527,19 +531,16 @@ class Group:
         operation: Operation,
         policy: GroupPolicy,
         recorder: RunRecorder | None,
-        prefixed: bool,
+        secrets: tuple[Secret, ...],
     ) -> HostJob:
-        secrets = set(run_secrets(self.connections[0].config)) if self.connections else set()
-        if recorder is not None:
-            secrets.update(recorder.secrets)
         return HostJob(
             spec,
             operation,
             connect_retries=policy.connect_retries,
             host_timeout=policy.host_timeout,
             run_id=recorder.run_id if recorder is not None else None,
-            secrets=tuple(Secret(s) for s in sorted(secrets)),
-            prefixed=prefixed,
+            secrets=secrets,
+            prefixed=len(self.connections) > 1,
         )
 
     async def _remote(
