@@ -118,3 +118,23 @@ def test_a_lost_worker_fails_the_host_with_controller_lost_and_what_to_do() -> N
     assert isinstance(back, ControllerLost)
     assert "controller lost" in str(back) and "--rerun-failed" in str(back)
     assert "actor 1 on node abc" in str(back)
+
+
+def test_a_worker_with_the_same_ssh_config_uses_the_callers_reading_of_it(
+    tmp_path: Path,
+) -> None:
+    from corral.transport import sshconfig
+
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text("Host web1\n    HostName 127.9.0.1\n    Port 2200\n    User deploy\n")
+    conn = Connection("web1", config=Config(overrides={"ssh_config_path": str(ssh_config)}))
+    spec = pickle.loads(pickle.dumps(HostSpec.of(conn)))
+    assert spec.ssh_config is not None and spec.ssh_stamps
+    sshconfig._primed.clear()
+    made = spec.connection()
+    assert (made.host, made.port, made.user) == ("127.9.0.1", 2200, "deploy")
+    assert [key[0] for key in sshconfig._primed] == ["web1"]  # no second parse
+    ssh_config.write_text("Host web1\n    HostName 127.9.0.2\n")  # the node's own file differs
+    sshconfig._primed.clear()
+    made = spec.connection()
+    assert sshconfig._primed == {}  # read here, not taken from the caller
