@@ -109,8 +109,10 @@ def test_sudo_gives_the_same_results(
         hosts, config, executor, lambda g: g.sudo("id -u", password="wrong", hide=True)
     )
 
-    def refused(rows: list[Any]) -> list[Any]:  # how much of sudo's complaint is read
-        return [(*row[:4], row[4][:2], row[4][2].split("\n")[0], row[5]) for row in rows[1:]]
+    def refused(rows: list[Any]) -> list[Any]:
+        # how much of sudo's complaint is read, and whether sudo exits (1) or is stopped (137)
+        # once the refusal is seen, vary with timing (in-process too): not compared
+        return [(*row[:4], row[4][1], row[4][2].split("\n")[0], row[5]) for row in rows[1:]]
 
     assert here[0] == there[0] == "raised" and refused(here) == refused(there)
     assert {row[1] for row in there[1:]} == {"AuthFailure"}
