@@ -52,6 +52,10 @@ ALLOWED: dict[str, set[str]] = {
     },
     # ready-made tasks (the deploy recipe), built on the operations and the task layer
     "recipes": {"tasks", "operations", "remote", "runner", "config", "errors", "result"},
+    # executors (a process pool, Ray) run hosts' shares elsewhere: a worker loads the
+    # corralfile and runs its tasks (tasks), on corral's loop (sync's portal); the group engine
+    # only knows remote's GroupExecutor seam and is handed one
+    "executors": {"tasks", "sync", "remote", "runner", "config", "events", "errors", "result"},
     # the test kit sits above the public API (corral, corral.aio), and uses only that
     "testing": {"testing", "aio"},
     # the run journal and report: consumes events, reads config; the CLI and engine call it
@@ -68,6 +72,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 # asyncssh is the transport's alone; the test kit's embedded SSH server is quarantined
 ASYNCSSH_IMPORTERS = {"transport", "testing.fleet.embedded"}
+# Ray (an optional extra) is the Ray executor's alone: nothing else imports it, so corral
+# without corral[ray] loses only --executor ray
+RAY_IMPORTERS = {"executors.ray"}
 
 
 # Import circles allowed inside a package: none (remote/'s 12-module circle and cli/'s
@@ -134,6 +141,14 @@ def test_only_the_transport_imports_asyncssh() -> None:
     assert importers, "asyncssh importers not found: the check is broken"
     for module in importers:
         assert any(module == a or module.startswith(a + ".") for a in ASYNCSSH_IMPORTERS), module
+
+
+def test_only_the_ray_executor_imports_ray() -> None:
+    importers = set()
+    for path in _sources():
+        if any(n == "ray" or n.startswith("ray.") for n in _imports(path)):
+            importers.add(_module(path))
+    assert importers == {f"{m}" for m in RAY_IMPORTERS}
 
 
 def _top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:

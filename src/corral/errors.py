@@ -55,7 +55,10 @@ CorralError                            .exit_code (corral's exit status), .show(
 │   │   └── HealthCheckError           the health check failed; the host was rolled back
 │   ├── CommandInterrupted             not started or stopped: the run was interrupted (Ctrl-C)
 │   ├── HostTimeout(TimeoutError)      a host's whole share of a group call took too long
-│   └── HostSkipped                    a group never started this host (limits, Ctrl-C)
+│   ├── HostSkipped                    a group never started this host (limits, Ctrl-C)
+│   ├── ControllerLost                 the worker (process, Ray actor or node) running it died
+│   └── RemoteError                    a worker's host raised an error of a type not known here
+├── ExecutorError                      an executor cannot start: Ray missing, cluster unreachable
 ├── GroupException                     .result: GroupResult; str() is a per-host summary
 └── JournalError                       the run journal cannot be read or used (names it)
 ```
@@ -577,6 +580,25 @@ class HostSkipped(HostError):
     skipped = True
 
 
+class ControllerLost(HostError):
+    """The worker running a host's share (a pool process, a Ray actor or its node) died before
+    it said how the host ended: the host is failed, and `--rerun-failed` runs it again."""
+
+
+class RemoteError(HostError):
+    """A host's share raised, on a worker, an error whose type this process cannot rebuild
+    (defined only where the worker runs); `error_type` names it."""
+
+    def __init__(self, host: str, message: str, *, error_type: str) -> None:
+        super().__init__(host, message)
+        self.error_type = error_type
+
+
+class ExecutorError(CorralError):
+    """An executor (a process pool, a Ray cluster) cannot run a group: Ray is not installed,
+    its cluster cannot be reached, or no node offers a resource the hosts are placed on."""
+
+
 class GroupException(CorralError):
     """Some hosts of a group call failed; `result` is the whole GroupResult."""
 
@@ -623,11 +645,13 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "ContentRejectedError",
+    "ControllerLost",
     "CorralError",
     "CorralfileError",
     "DeployError",
     "DeployLockedError",
     "DynamicInventoryError",
+    "ExecutorError",
     "Exit",
     "FactsError",
     "Failure",
@@ -651,6 +675,7 @@ __all__ = [
     "OperationFailed",
     "PackageManagerError",
     "ParseError",
+    "RemoteError",
     "RenderError",
     "ResponseNotAccepted",
     "RevokedHostKey",

@@ -46,7 +46,7 @@ VALUED = {
     "--host-timeout", "--connect-retries", "--output", "-f", "--config", "--set", "-r",
     "--search-root", "-c", "--collection", "--list-format", "--demo-hosts",
     "--broker-persist", "--host-key-policy", "-F", "-D", "--list-depth", "-I", "--inventory",
-    "-G", "--group", "--limit",
+    "-G", "--group", "--limit", "--executor", "--workers", "--ray-address",
 }  # fmt: skip
 #: Options that keep an invocation away from the broker however they are written (the
 #: value of --rerun-failed may be left out, so the words after it cannot be told apart).

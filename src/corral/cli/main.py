@@ -11,6 +11,7 @@ for a task's own bug.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import traceback
@@ -25,6 +26,7 @@ from ..config import Config
 from ..errors import USAGE_STATUS, CorralError, UsageError
 from ..errors import CorralfileError as CorralfileError  # its home before errors.py had it
 from ..events import EventBus
+from ..executors import executor_for
 from ..sync.portal import portal
 from ..tasks.collection import Collection
 from ..tasks.executor import Executor, remainder_call
@@ -344,6 +346,7 @@ class CorralGroup(click.Group):
             connections=selection.connections if selection is not None else None,
             core=core,
             events=EventBus(),
+            **_executor_arguments(executor_class, config, loaded),
         )
         ctx.meta[_EXECUTOR] = executor
         return run_recorded(executor, calls, params["output"], record)
@@ -375,6 +378,27 @@ class CorralGroup(click.Group):
         if standalone_mode:
             sys.exit(status)
         return status
+
+
+def _executor_arguments(
+    executor_class: type[Executor], config: Config, loaded: Loaded | None
+) -> dict[str, Any]:
+    """Return the group executor config `executor.kind` asks for (and the corralfile its
+    workers import), for an Executor that takes them (a program's own class may not)."""
+    group_executor = executor_for(config)
+    if group_executor is None:
+        return {}
+    try:
+        accepted = inspect.signature(executor_class).parameters
+    except (TypeError, ValueError):
+        accepted = {}  # type: ignore[assignment]
+    if "group_executor" not in accepted:
+        raise UsageError(
+            f"--executor {getattr(group_executor, 'name', '')}: {executor_class.__name__} "
+            "does not take a group executor; run without --executor"
+        )
+    path = loaded.path if loaded is not None else None
+    return {"group_executor": group_executor, "source": path}
 
 
 def _list_agent_keys() -> int:

@@ -240,6 +240,15 @@ def core_params() -> list[click.Parameter]:
                metavar="SECONDS", help="Stop a host whose share of a task takes longer."),
         option("--connect-retries", section=many, type=click.IntRange(min=0), metavar="N",
                help="Retry transient connect errors N times (default 3)."),
+        option("--executor", section=many, type=click.Choice(["local", "pool", "ray"]),
+               help="Where hosts run with -P: in this process (local, the default), in "
+                    "--workers processes here (pool), or on a Ray cluster (ray; config "
+                    "executor.kind)."),
+        option("--workers", section=many, type=click.IntRange(min=1), metavar="N",
+               help="Processes of --executor pool (default 2)."),
+        option("--ray-address", section=many, metavar="ADDRESS",
+               help="The Ray cluster of --executor ray: auto (the default), HOST:PORT or "
+                    "ray://HOST:PORT."),
         option("--output", section=output, type=click.Choice(["text", "json", "jsonl"]),
                default="text", show_default=True,
                help="text for people; json: one object per host at the end; jsonl: every "

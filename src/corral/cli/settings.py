@@ -50,6 +50,9 @@ _SWITCHES = {
 _VALUES = {
     "connect_timeout": "timeouts.connect",
     "command_timeout": "timeouts.command",
+    "executor": "executor.kind",
+    "workers": "executor.workers",
+    "ray_address": "executor.ray_address",
 }
 
 

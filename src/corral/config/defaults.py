@@ -44,6 +44,19 @@ def global_defaults() -> dict[str, Any]:
         "keepalive": {"interval": 15, "count_max": 3},
         # Channels open at once on one connection (sshd's MaxSessions defaults to 10).
         "max_sessions": 10,
+        # The local address connections leave from (OpenSSH's BindAddress), or None.
+        "bind_address": None,
+        # Where a group's hosts run (corral.executors): in this process ("local"), in a pool
+        # of `workers` processes on this machine ("pool"), or on a Ray cluster ("ray") at
+        # `ray_address` ("auto": the local cluster), hosts placed by their `placement` var
+        # (region=eu -> Ray resource region_eu; None: anywhere).
+        "executor": {
+            "kind": "local",
+            "workers": 2,
+            "ray_address": "auto",
+            "placement": "region",
+            "shards": None,
+        },
         "sudo": {"password": None, "prompt": None, "user": None},
         # The run journal (corral.journal): every run's hosts, outcomes and output tails.
         "journal": {

@@ -49,6 +49,18 @@ EXPECTED: dict[str, tuple[str, Check]] = {
         lambda value: value is None or value in HOST_KEY_POLICIES,
     ),
     "ssh_config_path": ("a file path or null", _or_null(_is_text)),
+    "bind_address": ("a local IP address or null", _or_null(_is_text)),
+    "executor.kind": (
+        "one of local, pool, ray",
+        lambda value: value in ("local", "pool", "ray"),
+    ),
+    "executor.workers": ("a whole number >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "executor.ray_address": ("a Ray address (auto, host:port, ray://...)", _is_text),
+    "executor.placement": ("a host var name or null", _or_null(_is_text)),
+    "executor.shards": (
+        "a whole number >= 1 or null",
+        _or_null(lambda v: isinstance(v, int) and not _is_bool(v) and v >= 1),
+    ),
     "sudo.user": ("a user name or null", _or_null(_is_text)),
     "sudo.prompt": ("a prompt string or null", _or_null(_is_text)),
     "sudo.password": ("a string or null", _or_null(lambda v: isinstance(v, str | Secret))),
@@ -88,7 +100,9 @@ EXPECTED: dict[str, tuple[str, Check]] = {
 }
 
 #: Sections whose keys are all corral's own: an unknown key there is a typo.
-CLOSED_SECTIONS = frozenset({"run", "timeouts", "keepalive", "sudo", "journal", "inventory"})
+CLOSED_SECTIONS = frozenset(
+    {"run", "timeouts", "keepalive", "sudo", "journal", "inventory", "executor"}
+)
 
 
 def _from_default(default: Any) -> tuple[str, Check] | None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Any, TypeVar
 
-from ..config import Config
+from ..config import Config, Secret
 from ..errors import (
     INTERRUPTED_STATUS,
     CommandInterrupted,
@@ -29,13 +29,14 @@ from ..errors import (
     HostSkipped,
     HostTimeout,
 )
-from ..events import EventBus, EventSink, bus_for
+from ..events import EventBus, EventSink, OutputLine, bus_for, event_from_dict
 from ..result import GroupResult, Result
 from ..runner.command import Command, command_text
 from ..runner.options import RunKwargs, Unpack
 from ..runner.output import OutputListener, OutputRoute, route_listener
 from ..runner.prefix import host_lines
 from .connection import Connection
+from .executors import GroupExecutor, HostJob, HostSpec, Interrupted, Operation, from_wire
 from .limits import ensure_open_files
 from .recorder import RunRecorder, run_secrets
 from .transfer import DEFAULT_BUDGET, GetKwargs, LocalPath, PutKwargs, TransferPool
@@ -46,7 +47,7 @@ else:  # pragma: no cover
     from typing_extensions import TypedDict
 
 T = TypeVar("T")
-Operation = Callable[[Connection], Awaitable[Any]]
+HostCall = Callable[[Connection], Awaitable[Any]]
 
 RETRY_BASE = 0.5  # seconds: full jitter in [0, min(cap, base * 2**attempt)]
 RETRY_CAP = 10.0
@@ -94,8 +95,11 @@ class RecordingKwargs(TypedDict, total=False):
 
 
 class GroupOptions(GroupKwargs, ConnectionKwargs, RecordingKwargs, total=False):
-    """What `Group(*hosts, ...)` takes: the group's limits, each Connection's settings, and
-    where its calls are recorded."""
+    """What `Group(*hosts, ...)` takes: the group's limits, each Connection's settings,
+    where its calls are recorded, and where its hosts' shares run (`executor`: None runs them
+    in this process; `corral.executors` makes a process pool or a Ray executor)."""
+
+    executor: GroupExecutor | None
 
 
 class GroupRunKwargs(RunKwargs, GroupKwargs, total=False):
@@ -228,6 +232,8 @@ class Group:
     def __init__(self, *hosts: str, **options: Unpack[GroupOptions]) -> None:
         limits, settings = _split_kwargs(dict(options))
         events, journal = settings.pop("events", None), settings.pop("journal", None)
+        #: Where hosts' shares run (None: here, on this loop); the limits stay global here.
+        self.executor: GroupExecutor | None = settings.pop("executor", None)
         self.connections: list[Connection] = [Connection(h, **settings) for h in hosts]
         self.policy = GroupPolicy(**limits)
         if self._serial:
@@ -253,10 +259,11 @@ class Group:
         *,
         events: EventBus | None = None,
         journal: EventSink | None = None,
+        executor: GroupExecutor | None = None,
         **limits: Unpack[GroupKwargs],
     ) -> Group:
         """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
-        group = cls(events=events, journal=journal, **limits)
+        group = cls(events=events, journal=journal, executor=executor, **limits)
         group.connections = list(connections)
         return group
 
@@ -282,20 +289,29 @@ class Group:
     # ------------------------------------------------------------------ operations
 
     async def apply(
-        self, function: Callable[[Connection], Awaitable[Any]], **limits: Unpack[GroupKwargs]
+        self,
+        function: Callable[[Connection], Awaitable[Any]],
+        *,
+        operation: Operation | None = None,
+        **limits: Unpack[GroupKwargs],
     ) -> GroupResult:
         """Await `function(connection)` for every host, under the group's limits.
 
-        The GroupResult maps each host to what the function returned, or what it raised.
+        The GroupResult maps each host to what the function returned, or what it raised. With
+        an executor, what runs on each worker is `operation` (the same work, as data), else the
+        function itself when it is a module-level function (sent by reference).
         """
         name = getattr(function, "__name__", None) or type(function).__name__
-        return await self._each(function, dict(limits), f"apply {name}")
+        if operation is None and self.executor is not None:
+            operation = Operation("call", (function,))
+        return await self._each(function, dict(limits), f"apply {name}", operation)
 
     async def run(self, command: Command, **kwargs: Unpack[GroupRunKwargs]) -> GroupResult:
         """Run a command on every host; raise GroupException if any host failed."""
         limits, options = _split_kwargs(dict(kwargs))
         op = self._command_op("run", command, options)
-        return await self._each(op, limits, command_text(command))
+        operation = Operation("run", (command,), options)
+        return await self._each(op, limits, command_text(command), operation)
 
     async def sudo(
         self,
@@ -308,7 +324,8 @@ class Group:
         limits, options = _split_kwargs(dict(kwargs))
         options.update(user=user, password=password)
         op = self._command_op("sudo", command, options)
-        return await self._each(op, limits, f"sudo {command_text(command)}")
+        operation = Operation("sudo", (command,), options)
+        return await self._each(op, limits, f"sudo {command_text(command)}", operation)
 
     async def put(
         self,
@@ -323,6 +340,7 @@ class Group:
             lambda c: c.put(local, remote, preserve_mode, **options),
             limits,
             f"put {getattr(local, 'name', local)} {remote or ''}".rstrip(),
+            Operation("put", (local, remote, preserve_mode), options),
         )
 
     async def get(
@@ -340,14 +358,19 @@ class Group:
             )
         limits, options = _split_kwargs(dict(kwargs))
         return await self._each(
-            lambda c: c.get(remote, local, preserve_mode, **options), limits, f"get {remote}"
+            lambda c: c.get(remote, local, preserve_mode, **options),
+            limits,
+            f"get {remote}",
+            Operation("get", (remote, local, preserve_mode), options),
         )
 
     async def facts(self, refresh: bool = False, **limits: Unpack[GroupKwargs]) -> GroupResult:
         """Gather every host's facts, one round trip each; the GroupResult maps host -> Facts."""
-        return await self._each(lambda conn: conn.facts(refresh), dict(limits), "facts")
+        return await self._each(
+            lambda conn: conn.facts(refresh), dict(limits), "facts", Operation("facts", (refresh,))
+        )
 
-    def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> Operation:
+    def _command_op(self, method: str, command: Command, options: dict[str, Any]) -> HostCall:
         prefix = len(self.connections) > 1
 
         async def op(conn: Connection) -> Result:
@@ -361,12 +384,18 @@ class Group:
 
     # ------------------------------------------------------------------ the engine
 
-    async def _each(self, op: Operation, overrides: dict[str, Any], what: str) -> GroupResult:
+    async def _each(
+        self,
+        op: HostCall,
+        overrides: dict[str, Any],
+        what: str,
+        operation: Operation | None = None,
+    ) -> GroupResult:
         recorder, own_run = self.recorder, False
         if recorder is None and self.events is not None:  # a run of its own: this call
             recorder, own_run = self._start_run(what), True
         try:
-            result = await self._engine(op, overrides, recorder)
+            result = await self._engine(op, overrides, recorder, operation)
         except BaseException as exc:
             if own_run and recorder is not None:
                 if isinstance(exc, CorralError):  # GroupException: its hosts' common status
@@ -393,7 +422,11 @@ class Group:
         return recorder
 
     async def _engine(
-        self, op: Operation, overrides: dict[str, Any], recorder: RunRecorder | None
+        self,
+        op: HostCall,
+        overrides: dict[str, Any],
+        recorder: RunRecorder | None,
+        operation: Operation | None = None,
     ) -> GroupResult:
         policy = replace(self.policy, **overrides) if overrides else self.policy
         if self._serial:
@@ -412,6 +445,23 @@ class Group:
         started = time.monotonic()
         result = GroupResult()
         self.last_result = result
+        executor = self.executor
+        specs: list[HostSpec] = []
+        secrets: tuple[Secret, ...] = ()
+        if executor is not None:  # before any host starts: a refusal leaves every host alone
+            if operation is None:
+                raise ConfigError(
+                    f"this call cannot run on the {executor.name} executor (a file "
+                    "object or a closure cannot travel to a worker); give a path, or run the "
+                    "group without an executor"
+                )
+            operation.check_travels()
+            placement = getattr(executor, "placement", None)
+            specs = [HostSpec.of(c, placement) for c in connections]
+            found = {s for c in connections for s in run_secrets(c.config)}
+            found.update(recorder.secrets if recorder is not None else ())
+            secrets = tuple(Secret(s) for s in sorted(found))  # what workers mask
+            await executor.start(specs)
 
         durations: dict[int, float] = {}
 
@@ -450,8 +500,18 @@ class Group:
                 began = started_hosts[index] = time.monotonic()
                 conn.interrupted_result = None
                 try:
-                    with in_run(conn, recorder) if recorder else contextlib.nullcontext():
-                        outcome: Any = await self._host(conn, op, policy, handshakes)
+                    if executor is not None and operation is not None:
+                        job = self._job(specs[index], operation, policy, recorder, secrets)
+                        outcome: Any = await self._remote(executor, conn, job, recorder)
+                    else:
+                        with in_run(conn, recorder) if recorder else contextlib.nullcontext():
+                            outcome = await self._host(conn, op, policy, handshakes)
+                except Interrupted as stop:  # Ctrl-C: the worker said how the host ended
+                    stopped = from_wire(stop.outcome, conn, conn.original_host)
+                    if isinstance(stopped, CommandInterrupted):
+                        conn.interrupted_result = stopped.result
+                        record(index, stopped, time.monotonic() - began)
+                    raise asyncio.CancelledError from None
                 except Exception as exc:  # every host gets an outcome, whatever went wrong
                     outcome = exc
                 record(index, outcome, time.monotonic() - began)
@@ -496,6 +556,46 @@ class Group:
             raise GroupException(result)
         return result
 
+    def _job(
+        self,
+        spec: HostSpec,
+        operation: Operation,
+        policy: GroupPolicy,
+        recorder: RunRecorder | None,
+        secrets: tuple[Secret, ...],
+    ) -> HostJob:
+        return HostJob(
+            spec,
+            operation,
+            connect_retries=policy.connect_retries,
+            host_timeout=policy.host_timeout,
+            run_id=recorder.run_id if recorder is not None else None,
+            secrets=secrets,
+            prefixed=len(self.connections) > 1,
+        )
+
+    async def _remote(
+        self,
+        executor: GroupExecutor,
+        conn: Connection,
+        job: HostJob,
+        recorder: RunRecorder | None,
+    ) -> Any:
+        """One host's share on the executor: its events re-emitted here as they come (output
+        shown as this process would show it), its outcome rebuilt."""
+        host = conn.original_host
+
+        def emit(data: dict[str, Any]) -> None:
+            event = event_from_dict(data)
+            if recorder is not None:
+                recorder.bus.emit(event)
+            if isinstance(event, OutputLine) and not event.hidden:
+                stream = sys.stderr if event.stream == "stderr" else sys.stdout
+                prefix = f"[{host}] " if job.prefixed else ""
+                stream.write(f"{prefix}{event.text}\n")
+
+        return from_wire(await executor.run(job, emit), conn, host)
+
     async def _interrupt(
         self,
         tasks: Sequence[asyncio.Future[None]],
@@ -518,49 +618,67 @@ class Group:
                     index, HostSkipped(host, "not started: the run was interrupted")
                 )
                 continue
-            partial = conn.interrupted_result
-            if partial is not None:
-                doing = f"while running {partial.command!r}; the command was stopped"
-            elif not conn.is_connected:
-                doing = "while connecting; nothing ran"
-            else:
-                doing = "between commands; nothing was running"
-            outcomes.setdefault(
-                index, CommandInterrupted(host, f"interrupted {doing}", result=partial)
-            )
+            outcomes.setdefault(index, interrupted_outcome(conn))
 
     async def _host(
         self,
         conn: Connection,
-        op: Operation,
+        op: HostCall,
         policy: GroupPolicy,
         handshakes: asyncio.Semaphore,
     ) -> Any:
         """One host's share: connect (admitted, retried), then the operation, under a deadline."""
+        return await host_share(
+            conn, op, handshakes, retries=policy.connect_retries, timeout=policy.host_timeout
+        )
 
-        async def attempt() -> Any:
-            for number in range(policy.connect_retries + 1):
-                try:
-                    if not conn.is_connected:
-                        async with handshakes:  # the connect timeout starts once admitted
-                            await conn.open()
-                    return await op(conn)
-                except ConnectError as exc:
-                    if not exc.retryable or number == policy.connect_retries:
-                        raise
-                    await asyncio.sleep(random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**number)))
-            raise AssertionError("unreachable")
 
-        if policy.host_timeout is None:
-            return await attempt()
-        try:
-            return await asyncio.wait_for(attempt(), policy.host_timeout)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            raise HostTimeout(
-                conn.original_host,
-                f"did not finish within host_timeout={policy.host_timeout:g} s; "
-                "its command was stopped",
-            ) from exc
+async def host_share(
+    conn: Connection,
+    op: HostCall,
+    handshakes: asyncio.Semaphore,
+    *,
+    retries: int,
+    timeout: float | None,
+) -> Any:
+    """Run one host's share: connect (admitted by `handshakes`, transient errors retried
+    `retries` times), then `op(conn)`, all within `timeout` seconds (HostTimeout)."""
+
+    async def attempt() -> Any:
+        for number in range(retries + 1):
+            try:
+                if not conn.is_connected:
+                    async with handshakes:  # the connect timeout starts once admitted
+                        await conn.open()
+                return await op(conn)
+            except ConnectError as exc:
+                if not exc.retryable or number == retries:
+                    raise
+                await asyncio.sleep(random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**number)))
+        raise AssertionError("unreachable")
+
+    if timeout is None:
+        return await attempt()
+    try:
+        return await asyncio.wait_for(attempt(), timeout)
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        raise HostTimeout(
+            conn.original_host,
+            f"did not finish within host_timeout={timeout:g} s; its command was stopped",
+        ) from exc
+
+
+def interrupted_outcome(conn: Connection) -> CommandInterrupted:
+    """Return how a host whose share Ctrl-C stopped is reported: what it was doing, and what
+    its stopped command printed."""
+    partial = conn.interrupted_result
+    if partial is not None:
+        doing = f"while running {partial.command!r}; the command was stopped"
+    elif not conn.is_connected:
+        doing = "while connecting; nothing ran"
+    else:
+        doing = "between commands; nothing was running"
+    return CommandInterrupted(conn.original_host, f"interrupted {doing}", result=partial)
 
 
 def _state_of(outcome: Any) -> str:

@@ -223,6 +223,17 @@ class RunRecorder:
         """Return `text` with the run's secrets masked."""
         return mask_secrets(text, self._secrets) if self._secrets else text
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values this run masks."""
+        return tuple(self._secrets)
+
+    def flush(self, host: str) -> None:
+        """Emit a host's unfinished output lines (its share ended without a newline)."""
+        lines = self._lines.get(host)
+        if lines is not None:
+            lines.flush()
+
     def add_secret(self, value: str) -> None:
         """Mask this value in every event from now on."""
         if value and value not in self._secrets:

@@ -11,6 +11,7 @@ from typing import IO, Any, ClassVar
 from ..events import EventBus, EventSink, bus_for
 from ..remote import group as engine
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.executors import GroupExecutor, Operation
 from ..remote.transfer import LocalPath
 from ..result import GroupResult
 from ..runner.command import Command
@@ -32,11 +33,13 @@ class Group(list[Connection]):
     _limits: dict[str, Any] = {}  # replaced, never changed in place
     _last: engine.Group | None = None
     _events: EventBus | None = None
+    _executor: GroupExecutor | None = None
 
     def __init__(self, *hosts: str, **options: Unpack[engine.GroupOptions]) -> None:
         super().__init__()
         settings: dict[str, Any] = dict(options)
         self._events = bus_for(settings.pop("events", None), settings.pop("journal", None))
+        self._executor = settings.pop("executor", None)
         limits = {
             k: settings.pop(k) for k in list(settings) if k in engine.GroupKwargs.__annotations__
         }
@@ -51,6 +54,7 @@ class Group(list[Connection]):
         *,
         events: EventBus | None = None,
         journal: EventSink | None = None,
+        executor: GroupExecutor | None = None,
         **limits: Unpack[engine.GroupKwargs],
     ) -> Group:
         """Make a group of existing connections (recorded like `Group(..., events=...)`)."""
@@ -59,6 +63,7 @@ class Group(list[Connection]):
         engine.GroupPolicy(**limits)
         group._limits = dict(limits)
         group._events = bus_for(events, journal)
+        group._executor = executor
         return group
 
     @property
@@ -82,6 +87,7 @@ class Group(list[Connection]):
         self._last = self._engine_class.from_connections(
             [c._async for c in self],
             events=self._events,
+            executor=self._executor,
             **self._limits,
         )
         return self._last
@@ -97,14 +103,22 @@ class Group(list[Connection]):
         return call(self._engine().close)
 
     def apply(
-        self, function: Callable[[Connection], Any], **limits: Unpack[engine.GroupKwargs]
+        self,
+        function: Callable[[Connection], Any],
+        *,
+        operation: Operation | None = None,
+        **limits: Unpack[engine.GroupKwargs],
     ) -> GroupResult:
         """Call `function(connection)` for every host, under the group's limits.
 
         The function blocks (it may call the connection's methods), so each host in flight
         has a worker thread; the GroupResult maps each host to its return value or error.
+        With an executor, each worker runs `operation`, else the function itself (a
+        module-level function, sent by reference, called with its blocking Connection).
         """
         group = self._engine()
+        if operation is None and group.executor is not None:
+            operation = Operation("call", (function,), {"blocking": True})
         concurrency = int(limits.get("concurrency") or group.policy.concurrency)
         workers = ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(group))))
         twins = {id(c._async): c for c in self}
@@ -119,7 +133,7 @@ class Group(list[Connection]):
                 raise
 
         try:
-            return call(group.apply, one, **limits)
+            return call(group.apply, one, operation=operation, **limits)
         finally:
             workers.shutdown(wait=False)
 

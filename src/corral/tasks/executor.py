@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import inspect
+import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,6 +33,7 @@ from ..errors import (
 )
 from ..events import EventBus, EventSink, bus_for
 from ..remote.connection import Connection as AsyncConnection
+from ..remote.executors import GroupExecutor, Operation
 from ..remote.group import Group as AsyncGroup
 from ..remote.group import in_run, prefixed_output
 from ..remote.recorder import RunRecorder, run_secrets
@@ -155,8 +158,16 @@ class Executor:
         core: Any = None,
         events: EventBus | None = None,
         journal: EventSink | None = None,
+        group_executor: GroupExecutor | None = None,
+        source: str | os.PathLike[str] | None = None,
     ) -> None:
         self.collection = collection
+        #: Where the group engine runs hosts' shares (a process pool, Ray: corral.executors);
+        #: None runs them in this process. Tasks travel by name, with `source`.
+        self.group_executor = group_executor
+        #: The corralfile the collection was loaded from: workers import it to run tasks
+        #: (None: the file that defines each task's function).
+        self.source = os.fspath(source) if source is not None else None
         #: The session's config: local tasks get it as it is (what they set on it reaches
         #: every later task, as in Invoke); each host gets a copy when its Connection is made.
         self.config = config if config is not None else Config()
@@ -330,7 +341,9 @@ class Executor:
         """Run one call on all its hosts through the group engine; return host -> value."""
         assert self.group_limits is not None
         group = AsyncGroup.from_connections(
-            [self.connection(h) for h in hosts], **self.group_limits
+            [self.connection(h) for h in hosts],
+            executor=self.group_executor,
+            **self.group_limits,
         )
         group.on_progress = self.on_progress
         group.recorder = self.recorder  # the group emits its hosts' events into our run
@@ -351,7 +364,7 @@ class Executor:
                     raise
 
         try:
-            result = portal.call(group.apply, unit)
+            result = portal.call(group.apply, unit, operation=self.operation(call))
         except GroupException as exc:
             if self.on_group_result is not None:
                 self.on_group_result(call, exc.result)
@@ -363,6 +376,27 @@ class Executor:
         if self.on_group_result is not None:
             self.on_group_result(call, result)
         return {getattr(c, "original_host", str(c)): value for c, value in result.items()}
+
+    def operation(self, call: Call) -> Operation | None:
+        """Return what a worker runs for a call: the ad-hoc command, or the task by its name
+        and corralfile (None without a group executor: the call itself runs here)."""
+        if self.group_executor is None:
+            return None
+        command = adhoc_command(call)
+        if command is not None:
+            return Operation("run", (command,))
+        source = self.source or inspect.getsourcefile(call.task.body)
+        if source is None:
+            raise ConfigError(
+                f"task {call.name}: its source file is unknown, so no worker can import it; "
+                "run it without --executor"
+            )
+        return Operation(
+            "task",
+            (call.name, call.task.name),
+            {"args": call.args, "kwargs": call.kwargs},
+            source=str(source),
+        )
 
     def _run_blocking(self, call: Call, connection: AsyncConnection | None) -> Any:
         if call.task.is_async:
@@ -496,14 +530,17 @@ class Executor:
         self.recorder.not_reached(list(hosts), f"not reached: {call.name}{where} {why} first")
 
     async def aclose(self) -> None:
-        """Close every connection this executor opened."""
+        """Close every connection this executor opened, and stop its group executor's workers."""
         connections, self._connections = list(self._connections.values()), {}
         with contextlib.suppress(Exception):
             await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+        if self.group_executor is not None:
+            with contextlib.suppress(Exception):
+                await self.group_executor.close()
 
     def close(self) -> None:
         """Close every connection this executor opened (blocking)."""
-        if self._connections:
+        if self._connections or self.group_executor is not None:
             portal.call(self.aclose)
 
     def __enter__(self) -> Executor:

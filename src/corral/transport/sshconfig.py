@@ -75,17 +75,40 @@ def _expand(paths: Sequence[str]) -> tuple[str, ...]:
     return tuple(os.path.expanduser(p) for p in paths)
 
 
-def lookup(host: str, paths: Sequence[str | Path], *, local_user: str) -> HostConfig:
-    """Return the ssh_config settings for `host` from the given files (missing ones skipped)."""
+Stamps = tuple[tuple[str, int, int], ...]
+#: Settings another process already read from files these stamps name (`prime`).
+_primed: dict[tuple[str, Stamps, str], HostConfig] = {}
+
+
+def file_stamps(paths: Sequence[str | Path]) -> Stamps:
+    """Return (path, mtime, size) of each readable file of `paths` (missing ones skipped)."""
     existing = [Path(os.path.expanduser(str(p))) for p in paths]
     existing = [p for p in existing if p.is_file() and os.access(p, os.R_OK)]
     stamps = []
     for path in existing:
         st = path.stat()
         stamps.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+def prime(host: str, stamps: Stamps, local_user: str, settings: HostConfig) -> None:
+    """Remember what another process read for `host` from the files `stamps` name: used here
+    while those files are the same (an executor's worker on the caller's machine does not
+    parse a big ssh_config again for every host; on another node, its own files are read)."""
+    if len(_primed) > 100_000:
+        _primed.clear()
+    _primed[(host, stamps, local_user)] = settings
+
+
+def lookup(host: str, paths: Sequence[str | Path], *, local_user: str) -> HostConfig:
+    """Return the ssh_config settings for `host` from the given files (missing ones skipped)."""
+    stamps = file_stamps(paths)
+    primed = _primed.get((host, stamps, local_user))
+    if primed is not None:
+        return primed
     # A fleet of 1,000 hosts built from one ssh_config parses it once per distinct host,
     # and again only when a file changes (included files are not watched).
-    return _lookup(host, tuple(stamps), local_user)
+    return _lookup(host, stamps, local_user)
 
 
 @functools.lru_cache(maxsize=4096)

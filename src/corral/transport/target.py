@@ -316,6 +316,9 @@ def connect_target(settings: HostSettings, config: Config) -> ConnectTarget:
     extra: dict[str, Any] = {}
     if kwargs.get("pkey") is not None:
         extra["client_keys"] = [kwargs["pkey"], *(client_keys or [])]
+    bind = config.get("bind_address")
+    if bind:
+        extra["local_addr"] = (str(bind), 0)
     timeout = float(kwargs.get("timeout") or settings.connect_timeout)
     if kwargs.get("banner_timeout"):
         timeout = max(timeout, float(kwargs["banner_timeout"]))
