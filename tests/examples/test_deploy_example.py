@@ -27,7 +27,7 @@ HOSTS = ("host1", "host2")
 
 
 class Deployment:
-    """The example deployed by one test: its own app.base, and readers of what landed."""
+    """The example deployed by one test: its own deploy.path, and readers of what landed."""
 
     def __init__(self, fleet: SSHDFleet) -> None:
         self.fleet = fleet
@@ -354,7 +354,7 @@ def test_corral_deploys_the_example_on_its_inventory_with_g(
         "-I",
         str(inventory),
         "--set",
-        f"app.base=~/{deployment.remote_root}/{{host}}/hello",
+        f"deploy.path=~/{deployment.remote_root}/{{host}}/hello",
     ]
     listed = subprocess.run(
         [sys.executable, "-m", "corral.cli.main", *base, "-G", "web:!host3", "--list-hosts"],
