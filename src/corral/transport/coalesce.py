@@ -121,8 +121,11 @@ class CoalescingConnector:
     """Opens the TCP connection of an SSH connection, with coalesced writes (asyncssh's
     `tunnel=`)."""
 
-    def __init__(self, family: int = socket.AF_UNSPEC) -> None:
+    def __init__(
+        self, family: int = socket.AF_UNSPEC, local_addr: tuple[str, int] | None = None
+    ) -> None:
         self._family = family
+        self._local_addr = local_addr  # the source address (config bind_address)
 
     async def create_connection(
         self, session_factory: Callable[[], asyncio.Protocol], host: str, port: int
@@ -131,6 +134,10 @@ class CoalescingConnector:
         loop = asyncio.get_running_loop()
         inner = session_factory()
         transport, _ = await loop.create_connection(
-            lambda: _Protocol(inner), host, port, family=self._family
+            lambda: _Protocol(inner),
+            host,
+            port,
+            family=self._family,
+            local_addr=self._local_addr,
         )
         return transport, inner

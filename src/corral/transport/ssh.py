@@ -182,9 +182,13 @@ class SSHTransport:
             options["tunnel"] = tunnel._conn
         elif target.proxy_command:
             options["proxy_command"] = target.proxy_command
-        else:  # a direct TCP connection whose packets of one loop turn go out together
-            options["tunnel"] = CoalescingConnector()
-        options.update(target.extra)
+        extra = dict(target.extra)
+        if tunnel is None and not target.proxy_command:
+            # a direct TCP connection whose packets of one loop turn go out together; it
+            # opens the socket itself, so it takes the source address (asyncssh ignores
+            # local_addr when given a tunnel)
+            options["tunnel"] = CoalescingConnector(local_addr=extra.pop("local_addr", None))
+        options.update(extra)
         with connect_errors(
             target.label,
             target.where,
