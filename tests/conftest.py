@@ -19,6 +19,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +27,13 @@ from typing import Any
 import pytest
 
 from corral.testing.fleet import Fleet, FleetUnavailable, SSHDFleet, sshd_available, start_fleet
+
+# A suite started in the background by a shell without job control (`scripts/test &`) inherits
+# SIGINT ignored, and so would every `corral` the tests start and then interrupt (an ignored
+# signal stays ignored across exec, as corral rightly leaves it). The tests send SIGINT on
+# purpose: give it back its default handling here, which children get as SIG_DFL.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _REAL_HOME = os.environ.get("HOME")
 _TEST_HOME = tempfile.mkdtemp(prefix="corral-tests-home-")
