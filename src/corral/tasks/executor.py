@@ -42,6 +42,7 @@ from ..runner.context import Context as AsyncContext
 from ..sync.connection import Connection
 from ..sync.context import Context
 from ..sync.portal import portal
+from ..transport.hoststring import parse_host_string
 from .collection import Collection
 from .task import Call, HostEntry, Task
 
@@ -298,8 +299,19 @@ class Executor:
         return conn
 
     def label(self, host: HostEntry | None) -> str:
-        """Return how a host is named in reports: its Connection's original_host ("local")."""
-        return "local" if host is None else self.connection(host).original_host
+        """Return how a host is named in reports: its Connection's original_host ("local").
+
+        Names a host without making its Connection: one made now would copy the config
+        before a local task earlier in the run changes it (Fabric's `c.user = ...` in a
+        task that runs before the hosts' tasks).
+        """
+        if host is None:
+            return "local"
+        entry: Mapping[str, Any] = host if isinstance(host, Mapping) else {"host": host}
+        made = self._connections.get(_host_key(entry))
+        if made is not None:
+            return made.original_host
+        return parse_host_string(str(entry["host"])).host
 
     def local_context(self) -> AsyncContext:
         """Return the Context for tasks run locally: one per execution, on the session's
