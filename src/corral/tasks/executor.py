@@ -29,7 +29,6 @@ from ..errors import (
     CommandInterrupted,
     ConfigError,
     CorralError,
-    GroupException,
 )
 from ..events import EventBus, EventSink, bus_for
 from ..remote.connection import Connection as AsyncConnection
@@ -37,7 +36,6 @@ from ..remote.executors import GroupExecutor, Operation
 from ..remote.group import Group as AsyncGroup
 from ..remote.group import in_run, prefixed_output
 from ..remote.recorder import RunRecorder, run_secrets
-from ..result import GroupResult
 from ..runner.context import Context as AsyncContext
 from ..sync.connection import Connection
 from ..sync.context import Context
@@ -181,10 +179,6 @@ class Executor:
         self.group_limits: dict[str, Any] | None = dict(group) if group is not None else None
         #: The group of the latest call run through the engine (its last_result after Ctrl-C).
         self.group: AsyncGroup | None = None
-        #: Called with (host, state) as hosts start and finish, for progress displays.
-        self.on_progress: Callable[[str, str], None] | None = None
-        #: Called with (call, GroupResult) after each call run through the group engine.
-        self.on_group_result: Callable[[Call, GroupResult], None] | None = None
         #: Connections made beforehand, by host name (an inventory's, with host vars and
         #: settings); other hosts get a Connection made from their name.
         self._connections: dict[str, AsyncConnection] = {
@@ -357,7 +351,6 @@ class Executor:
             executor=self.group_executor,
             **self.group_limits,
         )
-        group.on_progress = self.on_progress
         group.recorder = self.recorder  # the group emits its hosts' events into our run
         self.group = group
         workers = None
@@ -377,16 +370,9 @@ class Executor:
 
         try:
             result = portal.call(group.apply, unit, operation=self.operation(call))
-        except GroupException as exc:
-            if self.on_group_result is not None:
-                self.on_group_result(call, exc.result)
-                exc.reported = True  # the report names every host: one line ends the run
-            raise
         finally:
             if workers is not None:
                 workers.shutdown(wait=False)
-        if self.on_group_result is not None:
-            self.on_group_result(call, result)
         return {getattr(c, "original_host", str(c)): value for c, value in result.items()}
 
     def operation(self, call: Call) -> Operation | None:
